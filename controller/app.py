@@ -1,0 +1,73 @@
+"""The controller's Flask app factory: one blueprint per resource, one error handler."""
+from __future__ import annotations
+
+import fcntl
+import logging
+from contextlib import contextmanager
+
+from flask import Flask, g, jsonify
+from werkzeug.exceptions import HTTPException
+
+from controller import db
+from controller.errors import APIError
+from deisctl import settings as platform_settings
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: platform_settings.Settings | None = None) -> Flask:
+    settings = settings or platform_settings.load()
+    settings.home.mkdir(parents=True, exist_ok=True)
+    app = Flask(__name__)
+    app.config["DEIS"] = settings
+    app.json.sort_keys = False
+    engine = db.make_engine(settings.database_url)
+    with _file_lock(settings.home / "schema.lock"):
+        db.init_schema(engine)
+    app.extensions["deis_sessions"] = db.make_sessionmaker(engine)
+    app.extensions["deis_engine"] = engine
+
+    from controller import (apps, auth, builds, config, domains, hooks, keys, limits, perms, releases,
+                            scale, users)
+    for module in (auth, keys, apps, config, builds, releases, scale, domains, limits, perms, users, hooks):
+        app.register_blueprint(module.bp, url_prefix="/v1")
+
+    @app.get("/healthz")
+    def healthz():
+        return {"status": "ok"}
+
+    @app.teardown_appcontext
+    def close_session(exc):
+        session = g.pop("db", None)
+        if session is not None:
+            if exc is not None:
+                session.rollback()
+            session.close()
+
+    @app.errorhandler(APIError)
+    def api_error(exc: APIError):
+        if g.get("db") is not None:
+            g.db.rollback()
+        return jsonify(detail=exc.detail), exc.status
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        detail = exc.description if exc.code == 400 else exc.name.lower()
+        return jsonify(detail=detail), exc.code
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception):
+        log.exception("unhandled error")
+        return jsonify(detail="internal server error"), 500
+
+    return app
+
+
+@contextmanager
+def _file_lock(path):
+    with open(path, "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)

@@ -1,0 +1,101 @@
+"""Apps: create (v1, no build), list, info, destroy, transfer."""
+from __future__ import annotations
+
+import secrets
+
+from flask import Blueprint, request
+from sqlalchemy import delete, select
+
+from controller import deploys, releases, validation
+from controller.access import app_for_user, body, current_user, session, settings, user_by_name
+from controller.errors import BadRequest, Conflict
+from controller.models import App, Build, Config, Domain, Perm, Release
+
+bp = Blueprint("apps", __name__)
+ADJECTIVES = ["amber", "bold", "calm", "dusty", "eager", "fuzzy", "gentle", "hidden", "icy", "jolly",
+              "keen", "lively", "misty", "noble", "odd", "proud", "quiet", "rapid", "shiny", "tidy"]
+NOUNS = ["anchor", "badger", "cactus", "dolphin", "ember", "falcon", "glacier", "harbor", "island",
+         "jaguar", "kettle", "lantern", "meadow", "nebula", "orchid", "pebble", "quartz", "river"]
+
+
+def random_name() -> str:
+    return f"{secrets.choice(ADJECTIVES)}-{secrets.choice(NOUNS)}-{secrets.randbelow(9000) + 1000}"
+
+
+def app_url(name: str) -> str:
+    s = settings()
+    port = "" if s.router_port == 80 else f":{s.router_port}"
+    return f"http://{name}.{s.domain}{port}"
+
+
+def app_info(app: App) -> dict:
+    return {"id": app.name, "uuid": app.uuid, "owner": app.owner.username, "url": app_url(app.name),
+            "structure": app.structure or {}, "created": app.created.isoformat()}
+
+
+@bp.post("/apps")
+def create_app():
+    user = current_user()
+    data = request.get_json(silent=True) or {}
+    if not isinstance(data, dict):
+        raise BadRequest("request body must be a JSON object")
+    db = session()
+    name = data.get("id")
+    if name is None:
+        name = next(n for n in iter(random_name, None)
+                    if db.scalar(select(App).where(App.name == n)) is None)
+    validation.app_name(name)
+    if db.scalar(select(App).where(App.name == name)) is not None:
+        raise Conflict(f"app {name!r} already exists")
+    app = App(name=name, owner=user, structure={})
+    db.add(app)
+    db.flush()
+    config = Config(app_id=app.id, owner_id=user.id, values={})
+    db.add(config)
+    releases.create(db, app, user, build=None, config=config, summary="created initial release")
+    db.commit()
+    return app_info(app), 201
+
+
+@bp.get("/apps")
+def list_apps():
+    user = current_user()
+    query = select(App).order_by(App.name)
+    if not user.is_admin:
+        shared = select(Perm.app_id).where(Perm.user_id == user.id)
+        query = query.where((App.owner_id == user.id) | App.id.in_(shared))
+    apps = session().scalars(query).all()
+    return {"count": len(apps), "results": [app_info(a) for a in apps]}
+
+
+@bp.get("/apps/<name>")
+def info(name):
+    app = app_for_user(name)
+    result = app_info(app)
+    release = releases.latest(session(), app)
+    result["release"] = release.version
+    result["domains"] = sorted(session().scalars(select(Domain.domain).where(Domain.app_id == app.id)))
+    return result
+
+
+@bp.delete("/apps/<name>")
+def destroy(name):
+    app = app_for_user(name, lock=True, owner_only=True)
+    db = session()
+    for model in (Release, Build, Config, Domain, Perm):  # children first: no FK surprises on any database
+        db.execute(delete(model).where(model.app_id == app.id))
+    db.delete(app)
+    db.commit()
+    deploys.destroy(name)
+    return "", 204
+
+
+@bp.post("/apps/<name>/transfer")
+def transfer(name):
+    app = app_for_user(name, lock=True, owner_only=True)
+    new_owner = user_by_name(body().get("username"))
+    db = session()
+    app.owner = new_owner
+    db.execute(delete(Perm).where(Perm.app_id == app.id, Perm.user_id == new_owner.id))
+    db.commit()
+    return app_info(app)

@@ -1,0 +1,42 @@
+"""Scale: desired container counts per process type of the current build."""
+from __future__ import annotations
+
+from flask import Blueprint
+
+from controller import deploys, releases
+from controller.access import app_for_user, body, session
+from controller.errors import BadRequest, Conflict
+
+bp = Blueprint("scale", __name__)
+MAX_PER_TYPE = 100
+
+
+def parse_counts(data, procfile: dict) -> dict[str, int]:
+    if not isinstance(data, dict) or not data:
+        raise BadRequest("give counts per process type, e.g. {\"web\": 3}")
+    counts = {}
+    for ptype, count in data.items():
+        if ptype not in procfile:
+            known = ", ".join(sorted(procfile)) or "none"
+            raise BadRequest(f"unknown process type {ptype!r} (this build has: {known})")
+        if isinstance(count, bool) or not isinstance(count, int) and not (isinstance(count, str) and count.isdigit()):
+            raise BadRequest(f"invalid count {count!r} for {ptype}: use a whole number >= 0")
+        count = int(count)
+        if not 0 <= count <= MAX_PER_TYPE:
+            raise BadRequest(f"invalid count {count} for {ptype}: between 0 and {MAX_PER_TYPE}")
+        counts[ptype] = count
+    return counts
+
+
+@bp.post("/apps/<name>/scale")
+def scale(name):
+    data = body()
+    app = app_for_user(name, lock=True)
+    db = session()
+    build = releases.latest(db, app).build
+    if build is None:
+        raise Conflict(f"{app.name} has no build yet: push code or pull an image before scaling")
+    counts = parse_counts(data, build.procfile)
+    app.structure = {**(app.structure or {}), **counts}
+    db.commit()
+    return {"structure": app.structure, "deploy": deploys.scale(app)}

@@ -1,0 +1,98 @@
+"""Platform settings: environment variables prefixed ``DEIS_`` with documented defaults.
+
+Every component reads its settings through :func:`load`, so two platforms with different
+``DEIS_HOME`` and ports can run side by side on one machine.
+
+| variable | default | meaning |
+|---|---|---|
+| DEIS_HOME | ~/.deis-platform | state directory (database, repos, logs, pid files, keys) |
+| DEIS_DATABASE_URL | sqlite:///$DEIS_HOME/controller.db | any SQLAlchemy URL (PostgreSQL works) |
+| DEIS_REDIS_PORT | 6379 | port of the Redis that ``deisctl up`` starts |
+| DEIS_REDIS_URL | redis://127.0.0.1:$DEIS_REDIS_PORT/0 | Redis for build jobs |
+| DEIS_CONTROLLER_PORT | 8000 | controller REST API |
+| DEIS_BUILDER_PORT | 2222 | builder SSH server |
+| DEIS_ROUTER_PORT | 80 | nginx router |
+| DEIS_REGISTRY_PORT | 5000 | private Docker registry |
+| DEIS_DOMAIN | deis.localhost | apps answer at ``<app>.<domain>`` |
+| DEIS_CONTROLLER_URL | http://127.0.0.1:$DEIS_CONTROLLER_PORT | how builder and workers reach the API |
+| DEIS_BUILDER_SECRET | generated once into $DEIS_HOME/builder-secret | authenticates builder hooks |
+| DEIS_STACK_IMAGE | deis/stack:bookworm | image buildpack apps build and run on |
+| DEIS_DOCKER_HOST | (docker SDK default) | Docker Engine of the local host |
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    database_url: str
+    redis_port: int
+    redis_url: str
+    controller_port: int
+    builder_port: int
+    router_port: int
+    registry_port: int
+    domain: str
+    controller_url: str
+    stack_image: str
+    docker_host: str | None
+
+    @property
+    def registry(self) -> str:
+        """Registry address as it appears in image names."""
+        return f"127.0.0.1:{self.registry_port}"
+
+    @property
+    def builder_secret(self) -> str:
+        env = os.environ.get("DEIS_BUILDER_SECRET")
+        if env:
+            return env
+        return read_or_create_secret(self.home / "builder-secret")
+
+
+def _int(env: dict, name: str, default: int) -> int:
+    raw = env.get(name, str(default))
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be an integer, got {raw!r}") from None
+
+
+def load(env: dict | None = None) -> Settings:
+    env = os.environ if env is None else env
+    home = Path(env.get("DEIS_HOME") or Path.home() / ".deis-platform").expanduser().resolve()
+    controller_port = _int(env, "DEIS_CONTROLLER_PORT", 8000)
+    redis_port = _int(env, "DEIS_REDIS_PORT", 6379)
+    return Settings(
+        home=home,
+        database_url=env.get("DEIS_DATABASE_URL") or f"sqlite:///{home / 'controller.db'}",
+        redis_port=redis_port,
+        redis_url=env.get("DEIS_REDIS_URL") or f"redis://127.0.0.1:{redis_port}/0",
+        controller_port=controller_port,
+        builder_port=_int(env, "DEIS_BUILDER_PORT", 2222),
+        router_port=_int(env, "DEIS_ROUTER_PORT", 80),
+        registry_port=_int(env, "DEIS_REGISTRY_PORT", 5000),
+        domain=env.get("DEIS_DOMAIN") or "deis.localhost",
+        controller_url=env.get("DEIS_CONTROLLER_URL") or f"http://127.0.0.1:{controller_port}",
+        stack_image=env.get("DEIS_STACK_IMAGE") or "deis/stack:bookworm",
+        docker_host=env.get("DEIS_DOCKER_HOST") or None,
+    )
+
+
+def read_or_create_secret(path: Path) -> str:
+    """Return the secret stored at ``path``, creating it (mode 0600) on first use."""
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(value + "\n")
+    return value

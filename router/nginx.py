@@ -1,0 +1,113 @@
+"""The nginx master process of a router prefix: check a config, start, reload gracefully, stop.
+
+Every call names the prefix explicitly (``nginx -p PREFIX -c CONF``), so several routers (and the
+system's own nginx) never share files.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from deisctl.processes import ProcessError, pid_alive, port_answers, read_pid, spawn, stop_pid, wait_for
+from router.errors import ConfigRejected, NginxError
+
+log = logging.getLogger(__name__)
+
+CONF_NAME = "nginx.conf"
+PID_NAME = "nginx.pid"
+TEMP_DIRS = ("body", "proxy", "fastcgi", "uwsgi", "scgi")
+
+
+def ensure_dirs(prefix: Path) -> None:
+    (prefix / "logs").mkdir(parents=True, exist_ok=True)
+    for name in TEMP_DIRS:
+        (prefix / "temp" / name).mkdir(parents=True, exist_ok=True)
+
+
+def check_config(prefix: Path, conf: Path, binary: str = "nginx") -> None:
+    """Run ``nginx -t`` on ``conf``; raise :class:`ConfigRejected` with nginx's message if it fails."""
+    try:
+        result = subprocess.run([binary, "-t", "-q", "-p", f"{prefix}/", "-c", str(conf)],
+                                capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise NginxError(f"could not run {binary} -t: {exc}") from exc
+    if result.returncode != 0:
+        raise ConfigRejected(result.stderr or result.stdout)
+
+
+def master_pid(prefix: Path) -> int | None:
+    return read_pid(prefix / PID_NAME)
+
+
+def worker_pids(master: int) -> set[int]:
+    """Children of the nginx master (its workers), read from /proc."""
+    pids = set()
+    for task in Path(f"/proc/{master}/task").glob("*/children"):
+        try:
+            pids.update(int(p) for p in task.read_text().split())
+        except OSError:
+            continue
+    return pids
+
+
+def start(prefix: Path, binary: str = "nginx", timeout: float = 10.0, port: int | None = None,
+          host: str = "127.0.0.1") -> int:
+    """Start the master in the foreground of its own session; return its pid (no-op if running)."""
+    pid = master_pid(prefix)
+    if pid is not None:
+        return pid
+    ensure_dirs(prefix)
+    conf = prefix / CONF_NAME
+    check_config(prefix, conf, binary)
+    proc = spawn([binary, "-p", f"{prefix}/", "-c", str(conf), "-g", "daemon off;"], prefix / "logs" / "master.log")
+    try:
+        wait_for(lambda: (prefix / PID_NAME).exists() and (port is None or port_answers(port, host)),
+                 timeout, "nginx", process=proc)
+    except ProcessError as exc:
+        stop_pid(proc.pid)
+        raise NginxError(f"{exc}: {_tail(prefix / 'logs' / 'master.log')}") from exc
+    log.info("nginx started with prefix %s (pid %d)", prefix, proc.pid)
+    return proc.pid
+
+
+def reload(prefix: Path, timeout: float = 10.0) -> bool:
+    """SIGHUP the master and wait until new workers run; False when nginx is not running."""
+    pid = master_pid(prefix)
+    if pid is None:
+        return False
+    before = worker_pids(pid)
+    os.kill(pid, signal.SIGHUP)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        # Old workers keep serving their in-flight requests; new ones have fresh pids.
+        if worker_pids(pid) - before:
+            return True
+        if not pid_alive(pid):
+            raise NginxError(f"nginx (pid {pid}) exited during reload: {_tail(prefix / 'logs' / 'error.log')}")
+        time.sleep(0.005)
+    raise NginxError(f"nginx did not start new workers within {timeout:.0f}s: {_tail(prefix / 'logs' / 'error.log')}")
+
+
+def stop(prefix: Path, timeout: float = 10.0) -> bool:
+    """Graceful shutdown (SIGQUIT), then the process helper's TERM/KILL; False when not running."""
+    pid = master_pid(prefix)
+    if pid is None:
+        return False
+    os.kill(pid, signal.SIGQUIT)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and pid_alive(pid):
+        time.sleep(0.05)
+    stop_pid(pid, timeout=2.0)
+    (prefix / PID_NAME).unlink(missing_ok=True)
+    return True
+
+
+def _tail(path: Path, lines: int = 5) -> str:
+    try:
+        return " | ".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
