@@ -6,7 +6,7 @@ import hmac
 
 from flask import current_app, g, request
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from controller import db, validation
 from controller.errors import BadRequest, Forbidden, NotFound, Unauthorized
@@ -35,6 +35,14 @@ def body() -> dict:
     return validation.json_object(data)
 
 
+def page_limit(default: int = 100, maximum: int = 1000) -> int:
+    """``?limit=N`` on list endpoints (newest first), like Deis v1's pages of 100."""
+    raw = request.args.get("limit", str(default))
+    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+        raise BadRequest(f"limit must be a whole number between 1 and {maximum}")
+    return int(raw)
+
+
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -46,7 +54,8 @@ def current_user() -> User:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "token" or not token:
         raise Unauthorized("authentication required: log in with 'deis login'")
-    row = session().scalar(select(Token).where(Token.token_hash == hash_token(token.strip())))
+    row = session().scalar(select(Token).where(Token.token_hash == hash_token(token.strip()))
+                           .options(joinedload(Token.user)))
     if row is None:
         raise Unauthorized("invalid token: log in again with 'deis login'")
     g.user = row.user

@@ -5,6 +5,7 @@ import secrets
 
 from flask import Blueprint, request
 from sqlalchemy import delete, select
+from sqlalchemy.orm import joinedload
 
 from controller import deploys, releases, validation
 from controller.access import app_for_user, body, current_user, session, settings, user_by_name
@@ -28,8 +29,15 @@ def app_url(name: str) -> str:
     return f"http://{name}.{s.domain}{port}"
 
 
+def git_url(name: str) -> str:
+    """The app's git remote, on the host the client reached the controller by."""
+    host = request.host.rsplit(":", 1)[0] if not request.host.endswith("]") else request.host
+    return f"ssh://git@{host}:{settings().builder_port}/{name}.git"
+
+
 def app_info(app: App) -> dict:
     return {"id": app.name, "uuid": app.uuid, "owner": app.owner.username, "url": app_url(app.name),
+            "git_url": git_url(app.name),
             "structure": app.structure or {}, "created": app.created.isoformat()}
 
 
@@ -60,7 +68,7 @@ def create_app():
 @bp.get("/apps")
 def list_apps():
     user = current_user()
-    query = select(App).order_by(App.name)
+    query = select(App).order_by(App.name).options(joinedload(App.owner))
     if not user.is_admin:
         shared = select(Perm.app_id).where(Perm.user_id == user.id)
         query = query.where((App.owner_id == user.id) | App.id.in_(shared))

@@ -1,6 +1,10 @@
 """Database engine and sessions: a SQLite file (WAL) by default, any SQLAlchemy URL otherwise."""
 from __future__ import annotations
 
+import fcntl
+import os
+from pathlib import Path
+
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -10,25 +14,28 @@ from controller.models import Base
 WRITE = {"deis_write": True}
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, lock_path: Path | None = None) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
-        _sqlite_transactions(engine)
+        _sqlite_transactions(engine, lock_path or Path(url.partition(":///")[2] + ".write-lock"))
     else:
         engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
     return engine
 
 
-def _sqlite_transactions(engine: Engine) -> None:
+def _sqlite_transactions(engine: Engine, lock_path: Path) -> None:
     """WAL mode, and writers that take the write lock up front.
 
     pysqlite's default deferred transactions let two writers read the same state and then
     collide on upgrade; ``BEGIN IMMEDIATE`` for write transactions serializes them instead,
-    which is what keeps release versions gap-free and config updates lossless.
+    which is what keeps release versions gap-free and config updates lossless. Writers first
+    queue on an flock, which wakes the next one the moment the lock is free, where SQLite's own
+    busy handler would sleep in steps of up to 100 ms (the p99 of config:set showed it).
     """
 
     @event.listens_for(engine, "connect")
-    def on_connect(dbapi_connection, _record):
+    def on_connect(dbapi_connection, record):
+        record.info["write_lock"] = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
@@ -38,8 +45,19 @@ def _sqlite_transactions(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def on_begin(conn):
-        immediate = conn.get_execution_options().get("deis_write")
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        if conn.get_execution_options().get("deis_write"):
+            fcntl.flock(conn.connection.info["write_lock"], fcntl.LOCK_EX)
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            conn.exec_driver_sql("BEGIN")
+
+    @event.listens_for(engine, "checkin")
+    def on_checkin(_dbapi_connection, record):
+        fcntl.flock(record.info["write_lock"], fcntl.LOCK_UN)
+
+    @event.listens_for(engine, "close")
+    def on_close(_dbapi_connection, record):
+        os.close(record.info.pop("write_lock"))
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

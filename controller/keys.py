@@ -76,7 +76,7 @@ def add_key():
     return key.to_dict(), 201
 
 
-@bp.delete("/keys/<name>")
+@bp.delete("/keys/<path:name>")  # fingerprints contain "/"
 def remove_key(name):
     user = current_user()
     db = session()

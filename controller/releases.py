@@ -8,9 +8,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from controller import deploys
-from controller.access import app_for_user, current_user, session
+from controller.access import app_for_user, current_user, page_limit, session
 from controller.errors import BadRequest, Conflict, NotFound
-from controller.models import App, Build, Config, Release, User
+from controller.models import App, Build, Config, Release, User, iso
 
 bp = Blueprint("releases", __name__)
 VERSION = re.compile(r"v?([1-9][0-9]{0,8})")
@@ -69,10 +69,21 @@ def by_version(db: Session, app: App, version: int) -> Release:
 
 @bp.get("/apps/<name>/releases")
 def list_releases(name):
+    """Newest first. Plain column rows rather than ORM objects: this list is the hot path."""
     app = app_for_user(name)
-    rows = session().scalars(select(Release).where(Release.app_id == app.id).order_by(Release.version.desc()))
-    results = [r.to_dict(app.name) for r in rows]
-    return {"count": len(results), "results": results}
+    db = session()
+    query = (select(Release.version, Release.summary, Release.created, User.username, Config.uuid,
+                    Build.uuid, Build.image, Build.sha, Build.kind)
+             .join(Config, Release.config_id == Config.id)
+             .outerjoin(User, Release.owner_id == User.id)
+             .outerjoin(Build, Release.build_id == Build.id)
+             .where(Release.app_id == app.id).order_by(Release.version.desc()).limit(page_limit()))
+    results = [{"app": app.name, "version": version, "summary": summary, "owner": owner,
+                "build": {"uuid": build, "image": image, "sha": sha, "kind": kind} if build else None,
+                "image": image, "config": config, "created": iso(created)}
+               for version, summary, created, owner, config, build, image, sha, kind in db.execute(query)]
+    count = db.scalar(select(func.count()).select_from(Release).where(Release.app_id == app.id))
+    return {"count": count, "results": results}
 
 
 @bp.get("/apps/<name>/releases/<version>")

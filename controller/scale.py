@@ -1,6 +1,8 @@
 """Scale: desired container counts per process type of the current build."""
 from __future__ import annotations
 
+import re
+
 from flask import Blueprint
 
 from controller import deploys, releases
@@ -9,6 +11,13 @@ from controller.errors import BadRequest, Conflict
 
 bp = Blueprint("scale", __name__)
 MAX_PER_TYPE = 100
+COUNT = re.compile(r"[0-9]+")  # ASCII digits only: str.isdigit() also says yes to '²' and '٣'
+
+
+def _whole_number(count) -> bool:
+    if isinstance(count, bool):  # bool is an int subclass, but true is not a count
+        return False
+    return isinstance(count, int) or isinstance(count, str) and COUNT.fullmatch(count) is not None
 
 
 def parse_counts(data, procfile: dict) -> dict[str, int]:
@@ -19,7 +28,7 @@ def parse_counts(data, procfile: dict) -> dict[str, int]:
         if ptype not in procfile:
             known = ", ".join(sorted(procfile)) or "none"
             raise BadRequest(f"unknown process type {ptype!r} (this build has: {known})")
-        if isinstance(count, bool) or not isinstance(count, int) and not (isinstance(count, str) and count.isdigit()):
+        if not _whole_number(count):
             raise BadRequest(f"invalid count {count!r} for {ptype}: use a whole number >= 0")
         count = int(count)
         if not 0 <= count <= MAX_PER_TYPE:

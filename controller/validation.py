@@ -93,6 +93,8 @@ def memory(value) -> str:
 
 
 def cpu(value) -> float:
+    if isinstance(value, bool):  # float(True) is 1.0, but true is not a number of cores
+        raise BadRequest(f"invalid cpu limit {value!r}: use a number of cores, e.g. 0.5")
     try:
         cores = float(value)
     except (TypeError, ValueError):

@@ -83,8 +83,9 @@ def reload(prefix: Path, timeout: float = 10.0) -> bool:
     os.kill(pid, signal.SIGHUP)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        # Old workers keep serving their in-flight requests; new ones have fresh pids.
-        if worker_pids(pid) - before:
+        # New workers have fresh pids; old ones finish their in-flight requests but no longer
+        # accept once their title says "shutting down" (or they are gone).
+        if worker_pids(pid) - before and not any(_accepting(old) for old in before):
             return True
         if not pid_alive(pid):
             raise NginxError(f"nginx (pid {pid}) exited during reload: {_tail(prefix / 'logs' / 'error.log')}")
@@ -104,6 +105,14 @@ def stop(prefix: Path, timeout: float = 10.0) -> bool:
     stop_pid(pid, timeout=2.0)
     (prefix / PID_NAME).unlink(missing_ok=True)
     return True
+
+
+def _accepting(worker: int) -> bool:
+    try:
+        title = Path(f"/proc/{worker}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return bool(title) and b"shutting down" not in title
 
 
 def _tail(path: Path, lines: int = 5) -> str:

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Set up this machine for the platform, then bring it up or run the tests.
+#   sudo ./bootstrap.sh up     install, start the platform, register a demo user, create an app ready to push
+#   sudo ./bootstrap.sh test   install, start the daemons the tests need, run the whole test suite
+# Idempotent: packages, the venv (cached outside the repo) and running daemons are reused.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+VENV="${DEIS_VENV:-$HOME/.cache/deis/venv}"
+APT_PACKAGES=(docker.io docker-registry redis-server nginx postgresql debootstrap openssh-client
+              openssh-server git iproute2 wrk ca-certificates python3-venv)
+
+log() { printf '\033[1m-----> %s\033[0m\n' "$*"; }
+
+install_packages() {
+    local missing=()
+    for p in "${APT_PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    done
+    if ((${#missing[@]})); then
+        log "installing ${missing[*]}"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq
+        # Debian's postinst scripts try to start services; we start our own copies instead.
+        printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+        apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+        rm -f /usr/sbin/policy-rc.d
+    fi
+}
+
+install_python() {
+    if [[ ! -x "$VENV/bin/python" ]]; then
+        log "creating the virtualenv $VENV"
+        python3 -m venv "$VENV"
+        "$VENV/bin/pip" install -q --upgrade pip
+    fi
+    local stamp="$VENV/.deis-installed"
+    if [[ ! -f "$stamp" || "$ROOT/pyproject.toml" -nt "$stamp" ]]; then
+        log "installing the platform and its dependencies into $VENV"
+        "$VENV/bin/pip" install -q -e "$ROOT[test]"
+        touch "$stamp"
+    else
+        "$VENV/bin/pip" install -q --no-deps -e "$ROOT" >/dev/null
+    fi
+}
+
+start_dockerd() {
+    if docker info >/dev/null 2>&1; then return; fi
+    log "starting dockerd"
+    mkdir -p /var/log
+    nohup dockerd >/var/log/deis-dockerd.log 2>&1 &
+    for _ in $(seq 1 60); do
+        docker info >/dev/null 2>&1 && return
+        sleep 0.5
+    done
+    echo "dockerd did not start; see /var/log/deis-dockerd.log" >&2
+    tail -20 /var/log/deis-dockerd.log >&2
+    exit 1
+}
+
+setup() {
+    install_packages
+    install_python
+    start_dockerd
+    export PATH="$VENV/bin:$PATH"
+}
+
+cmd_up() {
+    setup
+    deisctl up
+    local url="http://127.0.0.1:${DEIS_CONTROLLER_PORT:-8000}"
+    if [[ ! -f "$HOME/.deis/client.json" ]]; then
+        log "registering the first user (admin): demo / demo-password"
+        deis register "$url" --username demo --password demo-password --email demo@example.com ||
+            deis login "$url" --username demo --password demo-password
+    fi
+    [[ -f "$HOME/.ssh/id_ed25519" ]] || ssh-keygen -q -t ed25519 -N "" -f "$HOME/.ssh/id_ed25519"
+    deis keys:add "$HOME/.ssh/id_ed25519.pub" 2>/dev/null || true
+    deis apps:list
+    log "the platform is up; try:"
+    echo "    export PATH=$VENV/bin:\$PATH"
+    echo "    deis create myapp --no-remote && deis pull deis/stack:bookworm -a myapp && deis releases -a myapp"
+}
+
+cmd_test() {
+    setup
+    cd "$ROOT"
+    "$VENV/bin/python" -m pytest -q "$@"
+}
+
+case "${1:-}" in
+    up) shift; cmd_up "$@" ;;
+    test) shift; cmd_test "$@" ;;
+    *) echo "usage: $0 up | test [pytest args]" >&2; exit 2 ;;
+esac

@@ -1,0 +1,116 @@
+"""Which buildpacks a build tries, and how they get into the build container.
+
+The shipped buildpacks live in ``builder/buildpacks/<name>/bin/{detect,compile,release}`` and
+are tried in :data:`DETECT_ORDER` (most specific first: a Python app with an ``index.html`` is
+still a Python app; the Procfile-only buildpack catches what is left). ``BUILDPACK_URL``
+replaces them with one custom buildpack fetched with ``git clone`` (``file://`` works; a
+``#ref`` suffix selects a branch or tag, as on Heroku).
+"""
+from __future__ import annotations
+
+import io
+import logging
+import re
+import subprocess
+import tarfile
+from pathlib import Path
+
+from builder.errors import BuildFailed
+
+log = logging.getLogger(__name__)
+
+SHIPPED_DIR = Path(__file__).resolve().parent / "buildpacks"
+RUNNER_DIR = Path(__file__).resolve().parent / "runner"
+DETECT_ORDER = ("python", "static", "procfile")
+CONTAINER_DIR = "/tmp/buildpacks"
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def detect_order(available: list[str], preferred: tuple[str, ...] = DETECT_ORDER) -> list[str]:
+    """Order buildpack names for detection: the preferred ones first, in order, then the rest by name."""
+    known = [name for name in preferred if name in available]
+    return known + sorted(name for name in available if name not in preferred)
+
+
+def shipped_buildpacks(root: Path = SHIPPED_DIR) -> dict[str, Path]:
+    return {path.name: path for path in sorted(root.iterdir()) if (path / "bin" / "detect").exists()}
+
+
+def split_buildpack_url(url: str) -> tuple[str, str | None]:
+    """``https://host/repo.git#v1`` -> (``https://host/repo.git``, ``v1``)."""
+    base, sep, ref = url.partition("#")
+    if not base:
+        raise BuildFailed(f"BUILDPACK_URL {url!r} is empty before '#'")
+    return base, (ref or None) if sep else None
+
+
+def fetch_buildpack(url: str, dest: Path, emit) -> Path:
+    """Clone the custom buildpack at ``url`` into ``dest``."""
+    base, ref = split_buildpack_url(url)
+    argv = ["git", "clone", "--quiet", "--depth", "1"]
+    if ref:
+        argv += ["--branch", ref]
+    argv += ["--", base, str(dest)]
+    emit(f"-----> Fetching custom buildpack {url}")
+    result = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env={"GIT_TERMINAL_PROMPT": "0", "PATH": "/usr/bin:/bin"}, timeout=300)
+    if result.returncode != 0:
+        raise BuildFailed(f"could not fetch BUILDPACK_URL {url}: {result.stdout.strip()}")
+    if not (dest / "bin" / "detect").is_file() or not (dest / "bin" / "compile").is_file():
+        raise BuildFailed(f"BUILDPACK_URL {url} is not a buildpack (it needs bin/detect and bin/compile)")
+    return dest
+
+
+def _add_tree(tar: tarfile.TarFile, source: Path, arcname: str, executable_dirs: tuple[str, ...] = ("bin",)):
+    """Add ``source`` under ``arcname``; files in ``bin/`` become executable whatever the checkout did."""
+    for path in sorted([source, *source.rglob("*")]):
+        relative = path.relative_to(source)
+        if ".git" in relative.parts:
+            continue
+        name = f"{arcname}/{relative.as_posix()}" if relative.parts else arcname
+        info = tar.gettarinfo(str(path), arcname=name)
+        info.uid = info.gid = 0
+        info.uname = info.gname = "root"
+        if path.is_file() and relative.parts and relative.parts[0] in executable_dirs:
+            info.mode |= 0o755
+        if path.is_file():
+            with open(path, "rb") as f:
+                tar.addfile(info, f)
+        else:
+            tar.addfile(info)
+
+
+def _add_file(tar: tarfile.TarFile, name: str, data: bytes, mode: int = 0o644):
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    info.mode = mode
+    tar.addfile(info, io.BytesIO(data))
+
+
+def build_tools_tar(buildpacks: dict[str, Path], config: dict[str, str]) -> tuple[bytes, list[str]]:
+    """A tar for the build container's ``/``: the runner, the buildpacks and ENV_DIR.
+
+    Returns the tar bytes (a few kilobytes) and the buildpack paths in detection order as
+    the container sees them. Config vars become ``/tmp/env/<KEY>`` files, byte-exact.
+    """
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        _add_file(tar, "runner/build", (RUNNER_DIR / "build").read_bytes(), 0o755)
+        for name, path in buildpacks.items():
+            _add_tree(tar, path, f"{CONTAINER_DIR.lstrip('/')}/{name}")
+        info = tarfile.TarInfo("tmp/env")
+        info.type = tarfile.DIRTYPE
+        info.mode = 0o755
+        tar.addfile(info)
+        for key, value in config.items():
+            if _ENV_NAME.fullmatch(key):
+                _add_file(tar, f"tmp/env/{key}", value.encode("utf-8"), 0o600)
+    return buffer.getvalue(), [f"{CONTAINER_DIR}/{name}" for name in buildpacks]
+
+
+def runner_init_tar() -> bytes:
+    """A tar holding ``/runner/init``, the entrypoint of buildpack-built images."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        _add_file(tar, "runner/init", (RUNNER_DIR / "init").read_bytes(), 0o755)
+    return buffer.getvalue()

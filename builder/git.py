@@ -1,0 +1,133 @@
+"""Git over the builder's SSH channel: command parsing, app repositories, receive-pack.
+
+dulwich's receive-pack handler speaks the protocol over ``read``/``write`` callables; the
+subclass here changes what happens after the pack arrives: each pushed ref goes to an
+``update`` callback (build, release, then move the ref) instead of being written directly,
+so a ref moves only when its build succeeded.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import shlex
+import shutil
+import socket
+import threading
+import zlib
+from pathlib import Path
+
+from dulwich.errors import ApplyDeltaError, ChecksumMismatch, ObjectFormatException
+from dulwich.protocol import (
+    CAPABILITY_ATOMIC,
+    CAPABILITY_DELETE_REFS,
+    CAPABILITY_SIDE_BAND_64K,
+    SIDE_BAND_CHANNEL_PROGRESS,
+)
+from dulwich.repo import Repo
+from dulwich.server import ReceivePackHandler
+
+from builder.errors import CommandRefused
+
+log = logging.getLogger(__name__)
+
+APP_NAME = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
+APP_NAME_MAX = 40
+ZERO_SHA = b"0" * 40
+RECEIVE_PACK = "git-receive-pack"
+APP_ID_FILE = "deis-app-id"
+
+
+def parse_git_command(command: str) -> tuple[str, str]:
+    """``git-receive-pack '/myapp.git'`` -> (``git-receive-pack``, ``myapp``); refuse anything else."""
+    try:
+        argv = shlex.split(command)
+    except ValueError:
+        argv = []
+    if not argv:
+        raise CommandRefused(command, "interactive shells are not available; "
+                                      "the Deis builder only accepts git push")
+    if len(argv) == 3 and argv[0] == "git" and argv[1] in ("receive-pack", "upload-pack"):
+        argv = [f"git-{argv[1]}", argv[2]]
+    if argv[0] == "git-upload-pack" or argv[0] == "git-upload-archive":
+        raise CommandRefused(command, "fetching from the builder is not supported; "
+                                      "the Deis builder only accepts git push")
+    if argv[0] != RECEIVE_PACK or len(argv) != 2:
+        raise CommandRefused(command, f"command not allowed: {command!r}; "
+                                      "the Deis builder only accepts git push (git-receive-pack '<app>.git')")
+    path = argv[1]
+    name = path[1:] if path.startswith("/") else path
+    name = name[:-4] if name.endswith(".git") else name
+    if len(name) > APP_NAME_MAX or not APP_NAME.fullmatch(name):
+        raise CommandRefused(command, f"invalid app name {name!r} in {path!r}: "
+                                      "use lowercase letters, digits and dashes, at most 40 characters")
+    return RECEIVE_PACK, name
+
+
+class AppRepos:
+    """The bare repositories of the apps, ``<root>/<app>.git``.
+
+    When the controller tells the app's identity, a repository left over from a destroyed
+    app of the same name is replaced rather than reused.
+    """
+
+    def __init__(self, root: Path):
+        self.root = root
+        self._lock = threading.Lock()
+
+    def path(self, app: str) -> Path:
+        return self.root / f"{app}.git"
+
+    def open(self, app: str, app_id: str | None = None) -> Repo:
+        path = self.path(app)
+        with self._lock:
+            marker = path / APP_ID_FILE
+            if path.exists() and app_id and marker.exists() and marker.read_text().strip() != app_id:
+                log.info("replacing the repository of a destroyed app %s", app)
+                shutil.rmtree(path)
+            if not path.exists():
+                self.root.mkdir(parents=True, exist_ok=True)
+                Repo.init_bare(str(path), mkdir=True).close()
+            if app_id and not marker.exists():
+                marker.write_text(app_id + "\n")
+        return Repo(str(path))
+
+
+class BuildingReceivePackHandler(ReceivePackHandler):
+    """receive-pack whose ref updates go through ``update(repo, ref, old, new, progress)``.
+
+    ``update`` returns None when it moved the ref, or the reason (``str``) it refused.
+    """
+
+    def __init__(self, backend, args, proto, update):
+        super().__init__(backend, args, proto)
+        self.update = update
+        self.client_gone = False
+
+    def capabilities(self):
+        # No deletes (a deleted master would leave the app without source) and no atomic
+        # multi-ref pushes: each ref is a build of its own.
+        return [cap for cap in super().capabilities() if cap not in (CAPABILITY_ATOMIC, CAPABILITY_DELETE_REFS)]
+
+    def progress(self, text: str) -> None:
+        """Send ``text`` to the pushing user (``remote: ...`` lines); never fails the push."""
+        if self.client_gone or not self.has_capability(CAPABILITY_SIDE_BAND_64K):
+            return
+        try:
+            self.proto.write_sideband(SIDE_BAND_CHANNEL_PROGRESS, text.encode("utf-8", "replace"))
+        except (OSError, EOFError) as exc:
+            log.info("client went away during the push (%s); the build goes on", exc)
+            self.client_gone = True
+
+    def _apply_pack(self, refs):
+        if any(new != ZERO_SHA for _, new, _ in refs):
+            try:
+                self.repo.object_store.add_thin_pack(self.proto.read, getattr(self.proto, "recv", None))
+            except (OSError, ChecksumMismatch, ApplyDeltaError, AssertionError, socket.error, zlib.error,
+                    ObjectFormatException) as exc:
+                log.warning("bad pack: %s", exc)
+                yield (b"unpack", str(exc).replace("\n", " ").encode("utf-8"))
+                return
+        yield (b"unpack", b"ok")
+        for old, new, ref in refs:
+            error = self.update(self.repo, ref, old, new, self.progress)
+            yield (ref, b"ok" if error is None else error.replace("\n", " ").encode("utf-8"))

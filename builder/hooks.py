@@ -1,0 +1,88 @@
+"""The controller's builder hooks, called with the shared builder secret.
+
+The controller owns all platform state; the builder only asks it: whose key is this, may
+this user push to this app (and with which config), and here is a new build.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+from dataclasses import dataclass, field
+
+from builder.errors import HookError
+
+log = logging.getLogger(__name__)
+
+
+def fingerprint(key_blob: bytes) -> str:
+    """OpenSSH's SHA256 fingerprint of a public key blob: ``SHA256:<base64, no padding>``."""
+    return "SHA256:" + base64.b64encode(hashlib.sha256(key_blob).digest()).decode().rstrip("=")
+
+
+@dataclass(frozen=True)
+class PushGrant:
+    user: str
+    app: str
+    config: dict[str, str] = field(default_factory=dict)
+    app_id: str | None = None  # the app's identity across destroy/re-create, when the controller sends one
+
+
+class ControllerHooks:
+    """``requests.Session`` passed in; one instance is shared by all SSH sessions."""
+
+    def __init__(self, session, base_url: str, secret: str, timeout: float = 30.0):
+        self.session = session
+        self.base_url = base_url.rstrip("/")
+        self.secret = secret
+        self.timeout = timeout
+
+    def _post(self, path: str, body: dict, timeout: float | None = None) -> tuple[int, dict]:
+        import requests
+
+        try:
+            response = self.session.post(f"{self.base_url}/v1/hooks/{path}", json=body,
+                                         headers={"X-Deis-Builder-Secret": self.secret},
+                                         timeout=timeout or self.timeout)
+        except requests.RequestException as exc:
+            log.error("controller hook %s failed: %s", path, exc)
+            raise HookError(0, "the Deis controller is not reachable; try again later") from exc
+        try:
+            payload = response.json()
+        except ValueError:
+            payload = {"detail": response.text.strip()[:200]}
+        return response.status_code, payload if isinstance(payload, dict) else {"detail": str(payload)}
+
+    def _refuse(self, path: str, status: int, payload: dict):
+        detail = payload.get("detail") or f"HTTP {status}"
+        if status == 401:
+            log.error("controller refused the builder secret on hooks/%s", path)
+            detail = "the builder is misconfigured (the controller refused its secret); tell the operator"
+        elif status >= 500:
+            log.error("controller hook %s: HTTP %d %s", path, status, detail)
+            detail = f"the Deis controller failed ({detail})"
+        raise HookError(status, detail)
+
+    def user_for_key(self, key_fingerprint: str) -> str | None:
+        status, payload = self._post("key", {"fingerprint": key_fingerprint})
+        if status == 200:
+            return payload["user"]
+        if status == 404:
+            return None
+        self._refuse("key", status, payload)
+
+    def authorize_push(self, key_fingerprint: str, app: str) -> PushGrant:
+        status, payload = self._post("push", {"fingerprint": key_fingerprint, "app": app})
+        if status != 200:
+            self._refuse("push", status, payload)
+        config = {str(k): str(v) for k, v in (payload.get("config") or {}).items()}
+        app_id = payload.get("uuid") or payload.get("app_id")
+        return PushGrant(user=payload["user"], app=payload.get("app", app), config=config,
+                         app_id=str(app_id) if app_id else None)
+
+    def register_build(self, build: dict, timeout: float = 900.0) -> dict:
+        """Create the build and its release; the controller deploys it before answering."""
+        status, payload = self._post("builds", build, timeout=timeout)
+        if status not in (200, 201):
+            self._refuse("builds", status, payload)
+        return payload

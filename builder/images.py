@@ -1,0 +1,68 @@
+"""App images in the private registry: push, and keep only the last N per app.
+
+Which tags are newest is recorded in Redis (a list per app, newest first) when the builder
+pushes them; registry tags carry no order of their own.
+"""
+from __future__ import annotations
+
+import logging
+
+from builder.errors import BuilderError, RegistryError
+
+log = logging.getLogger(__name__)
+
+KEEP_IMAGES = 5
+
+
+def history_key(app: str) -> str:
+    return f"deis:builder:images:{app}"
+
+
+def push_image(docker_client, repository: str, tag: str) -> None:
+    import docker.errors
+
+    try:
+        for event in docker_client.images.push(repository, tag=tag, stream=True, decode=True):
+            if "error" in event:
+                raise RegistryError(f"pushing {repository}:{tag}: {event['error']}")
+    except docker.errors.DockerException as exc:
+        raise RegistryError(f"pushing {repository}:{tag}: {exc}") from exc
+
+
+def tags_to_collect(history: list[str], keep: int) -> list[str]:
+    """Tags beyond the newest ``keep`` of a newest-first history, each once."""
+    seen: list[str] = []
+    for tag in history:
+        if tag not in seen:
+            seen.append(tag)
+    return seen[keep:]
+
+
+def record_and_collect(redis, registry, docker_client, app: str, repository: str, tag: str,
+                       keep: int = KEEP_IMAGES) -> list[str]:
+    """Record ``tag`` as the app's newest image and delete the ones beyond the newest ``keep``."""
+    import docker.errors
+
+    key = history_key(app)
+    pipe = redis.pipeline()
+    pipe.lrem(key, 0, tag)
+    pipe.lpush(key, tag)
+    pipe.lrange(key, 0, -1)
+    history = [t.decode() if isinstance(t, bytes) else t for t in pipe.execute()[-1]]
+    old = tags_to_collect(history, keep)
+    removed = []
+    for old_tag in old:
+        try:
+            registry.delete_tag(repository, old_tag)
+        except BuilderError as exc:
+            log.warning("could not delete %s:%s from the registry: %s", repository, old_tag, exc)
+            continue
+        try:
+            docker_client.images.remove(f"{repository}:{old_tag}", noprune=False)
+        except docker.errors.ImageNotFound:
+            pass
+        except docker.errors.DockerException as exc:  # in use by a running container: fine
+            log.info("kept local image %s:%s: %s", repository, old_tag, exc)
+        redis.lrem(key, 0, old_tag)
+        removed.append(old_tag)
+    return removed

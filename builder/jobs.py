@@ -1,0 +1,155 @@
+"""The build job, run by rq workers: git tree -> image in the private registry.
+
+The SSH session enqueues :func:`run_build` with plain data (app, sha, repo path, config, build
+id) and relays the job's build log to the pushing client. The job never touches refs,
+releases or the controller: it reports the image it pushed, or why it failed.
+"""
+from __future__ import annotations
+
+import logging
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from builder import buildpacks, dockerfile, images, slug
+from builder.buildlog import BuildLog, log_key
+from builder.errors import BuilderError
+from builder.procfile import parse_procfile
+from builder.registry import RegistryClient
+
+log = logging.getLogger(__name__)
+
+QUEUE = "builds"
+JOB_TIMEOUT = 1800
+
+
+@dataclass(frozen=True)
+class BuildPlan:
+    kind: str  # "dockerfile" | "buildpack"
+    procfile: dict[str, str] | None  # None: no Procfile in the repo
+    buildpack_url: str | None
+
+
+def plan_build(files: dict[str, bytes], config: dict[str, str]) -> BuildPlan:
+    """Decide the kind of build from the repo's root files (``Procfile``, ``Dockerfile``)."""
+    procfile = None
+    if "Procfile" in files:
+        procfile = parse_procfile(files["Procfile"].decode("utf-8", "replace"))
+    kind = "dockerfile" if "Dockerfile" in files else "buildpack"
+    return BuildPlan(kind=kind, procfile=procfile, buildpack_url=config.get("BUILDPACK_URL") or None)
+
+
+def process_types(plan: BuildPlan, defaults: dict[str, str]) -> dict[str, str]:
+    """The Procfile wins; without one, the buildpack's defaults (or the image's CMD as ``cmd``)."""
+    return dict(plan.procfile) if plan.procfile is not None else dict(defaults)
+
+
+def root_files(repo_path: Path, sha: str, names=("Procfile", "Dockerfile")) -> dict[str, bytes]:
+    from dulwich.repo import Repo
+
+    with Repo(str(repo_path)) as repo:
+        tree = repo[repo[sha.encode()].tree]
+        found = {}
+        for name in names:
+            if name.encode() in tree:
+                _, blob = tree[name.encode()]
+                found[name] = repo[blob].data
+        return found
+
+
+def archive(repo_path: Path, sha: str, dest: Path, prefix: str = "") -> Path:
+    argv = ["git", f"--git-dir={repo_path}", "archive", "--format=tar", f"--output={dest}"]
+    if prefix:
+        argv.append(f"--prefix={prefix}")
+    argv.append(sha)
+    result = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if result.returncode != 0:
+        raise BuilderError(f"git archive {sha} failed: {result.stdout.strip()}")
+    return dest
+
+
+def build(request: dict, *, settings, redis, docker_client, registry, emit) -> dict:
+    """Build ``request['sha']`` of ``request['app']``; return what the controller's builds hook takes."""
+    app, sha, config = request["app"], request["sha"], request.get("config") or {}
+    repo_path = Path(request["repo"])
+    started = time.monotonic()
+    plan = plan_build(root_files(repo_path, sha), config)
+    repository = f"{settings.registry}/{app}"
+    work_root = settings.home / "tmp"
+    work_root.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=work_root, prefix=f"build-{app}-") as tmp:
+        tmp = Path(tmp)
+        if plan.kind == "dockerfile":
+            emit("-----> Dockerfile app detected")
+            cmd = dockerfile.build_dockerfile_image(
+                docker_client, context_tar=archive(repo_path, sha, tmp / "context.tar"), config=config,
+                repository=repository, tag=sha, emit=emit)
+            defaults = {"cmd": cmd}
+        else:
+            if plan.buildpack_url:
+                chosen = {"custom": buildpacks.fetch_buildpack(plan.buildpack_url, tmp / "buildpack", emit)}
+            else:
+                shipped = buildpacks.shipped_buildpacks()
+                chosen = {name: shipped[name] for name in buildpacks.detect_order(list(shipped))}
+            slug_path = settings.home / "slugs" / app / f"{sha}.tar"
+            defaults = slug.compile_slug(
+                docker_client, stack_image=settings.stack_image,
+                source_tar=archive(repo_path, sha, tmp / "source.tar", prefix="app/"),
+                buildpacks=chosen, config=config, cache_dir=settings.home / "cache" / app,
+                slug_path=slug_path, emit=emit)
+            emit(f"-----> Compiled slug size is {slug_path.stat().st_size / 1e6:.1f} MB")
+            slug.slug_image(docker_client, stack_image=settings.stack_image, slug_path=slug_path,
+                            repository=repository, tag=sha)
+    types = process_types(plan, defaults)
+    if plan.procfile is not None:
+        emit(f"-----> Procfile declares types -> {', '.join(types) or '(none)'}")
+    elif types:
+        emit(f"-----> Default types for this app -> {', '.join(types)}")
+    else:
+        emit("-----> No Procfile and no default process types: nothing will run until you add a Procfile")
+    emit(f"-----> Pushing image {repository}:{sha[:7]} to the registry")
+    images.push_image(docker_client, repository, sha)
+    removed = images.record_and_collect(redis, registry, docker_client, app, repository, sha)
+    if removed:
+        log.info("collected old images of %s: %s", app, ", ".join(removed))
+    emit(f"-----> Build complete in {time.monotonic() - started:.1f}s")
+    return {"image": f"{repository}:{sha}", "sha": sha, "kind": plan.kind, "procfile": types}
+
+
+def run_build(request: dict) -> dict:
+    """The rq entry point. Writes the build log; returns ``{"ok": bool, ...}``."""
+    import docker
+    import requests
+    from rq import get_current_job
+
+    from deisctl.settings import load
+
+    settings = load()
+    redis = get_current_job().connection
+    build_log = BuildLog(redis, log_key(request["build_id"]))
+    docker_client = docker.DockerClient(base_url=settings.docker_host) if settings.docker_host \
+        else docker.from_env()
+    registry = RegistryClient(requests.Session(), settings.registry)
+    try:
+        result = build(request, settings=settings, redis=redis, docker_client=docker_client,
+                       registry=registry, emit=build_log.line)
+    except BuilderError as exc:
+        message = str(exc)
+        build_log.line(f" !     {message}")
+        build_log.end(False, error=message, shown=True)
+        return {"ok": False, "error": message}
+    except Exception:
+        build_log.end(False, error="the builder hit an internal error; the operator's worker log has details")
+        raise
+    finally:
+        docker_client.close()
+    build_log.end(True, result=result)
+    return {"ok": True, **result}
+
+
+def enqueue_build(queue, request: dict):
+    """Put a build on the queue (``rq.Queue`` passed in)."""
+    return queue.enqueue(run_build, request, job_timeout=JOB_TIMEOUT, result_ttl=3600, failure_ttl=86400,
+                         description=f"build {request['app']} {request['sha'][:7]}")

@@ -1,0 +1,112 @@
+"""Buildpack builds: compile the app in an ephemeral container, tar ``/app`` into a slug, and
+make the image: the stack image + the slug + ``/runner/init`` as entrypoint.
+
+The build container gets the source, the buildpacks and ENV_DIR through ``put_archive``
+(no host paths except the per-app cache dir, bind-mounted at ``/tmp/cache``). The image is
+committed from a fresh, never-started container of the stack image holding only the slug
+and the runner, so nothing the compile step left outside ``/app`` reaches the app image.
+"""
+from __future__ import annotations
+
+import io
+import logging
+import tarfile
+from pathlib import Path
+
+from builder.buildlog import iter_lines
+from builder.buildpacks import build_tools_tar, runner_init_tar
+from builder.errors import BuildFailed, BuilderError
+from builder.procfile import parse_release_yaml
+
+log = logging.getLogger(__name__)
+
+BUILD_TIMEOUT = 1800
+IMAGE_CHANGES = ["WORKDIR /app", "ENV HOME=/app"]
+EXIT_MESSAGES = {
+    3: "no buildpack detected this app",
+    4: "the buildpack's compile step failed",
+    5: "the buildpack's release step failed",
+}
+
+
+def _read_file_from_archive(stream) -> str:
+    data = b"".join(stream)
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        member = tar.next()
+        extracted = tar.extractfile(member) if member is not None else None
+        return extracted.read().decode("utf-8", "replace") if extracted else ""
+
+
+def compile_slug(docker_client, *, stack_image: str, source_tar: Path, buildpacks: dict[str, Path],
+                 config: dict[str, str], cache_dir: Path, slug_path: Path, emit) -> dict[str, str]:
+    """Run detect/compile/release on the source; write the slug to ``slug_path``.
+
+    ``source_tar`` holds the app under ``app/``. Returns the buildpack's default process types.
+    """
+    import docker.errors
+
+    tools, container_paths = build_tools_tar(buildpacks, config)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        container = docker_client.containers.create(
+            stack_image, command=["/runner/build", *container_paths], working_dir="/app",
+            volumes={str(cache_dir): {"bind": "/tmp/cache", "mode": "rw"}},
+            environment={"STACK": stack_image, "HOME": "/app"}, labels={"deis.role": "build"},
+        )
+    except docker.errors.DockerException as exc:
+        raise BuilderError(f"could not create the build container from {stack_image}: {exc}") from exc
+    try:
+        container.put_archive("/", tools)
+        with open(source_tar, "rb") as source:
+            container.put_archive("/", source)
+        container.start()
+        for line in iter_lines(container.logs(stream=True, follow=True)):
+            emit(line)
+        status = container.wait(timeout=BUILD_TIMEOUT)["StatusCode"]
+        if status != 0:
+            raise BuildFailed(EXIT_MESSAGES.get(status, f"the build container exited with status {status}"))
+        stream, _ = container.get_archive("/tmp/release.yml")
+        defaults = parse_release_yaml(_read_file_from_archive(stream))
+        stream, _ = container.get_archive("/app")
+        slug_path.parent.mkdir(parents=True, exist_ok=True)
+        partial = slug_path.with_suffix(".partial")
+        with open(partial, "wb") as out:
+            for chunk in stream:
+                out.write(chunk)
+        partial.rename(slug_path)
+        return defaults
+    except docker.errors.DockerException as exc:
+        raise BuilderError(f"build container failed: {exc}") from exc
+    finally:
+        _remove(container)
+
+
+def slug_image(docker_client, *, stack_image: str, slug_path: Path, repository: str, tag: str) -> str:
+    """Commit stack + slug + runner into ``repository:tag``; return the image id."""
+    import docker.errors
+
+    try:
+        container = docker_client.containers.create(stack_image, entrypoint=["/runner/init"],
+                                                    labels={"deis.role": "slug-image"})
+    except docker.errors.DockerException as exc:
+        raise BuilderError(f"could not create a container from {stack_image}: {exc}") from exc
+    try:
+        container.put_archive("/", runner_init_tar())
+        with open(slug_path, "rb") as slug:
+            container.put_archive("/", slug)
+        image = container.commit(repository=repository, tag=tag, changes=IMAGE_CHANGES,
+                                 message=f"slug {slug_path.name}")
+        return image.id
+    except docker.errors.DockerException as exc:
+        raise BuilderError(f"could not make the image {repository}:{tag}: {exc}") from exc
+    finally:
+        _remove(container)
+
+
+def _remove(container) -> None:
+    import docker.errors
+
+    try:
+        container.remove(force=True, v=True)
+    except docker.errors.DockerException as exc:  # the build's outcome matters more than cleanup
+        log.warning("could not remove container %s: %s", container.id[:12], exc)

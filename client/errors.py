@@ -1,0 +1,6 @@
+"""Client errors: shown to the user as ``Error: <message>`` with a non-zero exit."""
+import click
+
+
+class ClientError(click.ClickException):
+    exit_code = 1

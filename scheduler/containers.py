@@ -1,0 +1,154 @@
+"""Containers as plain data: what to start for a process (:class:`ContainerPlan`) and what a host
+reports (:class:`Container`). Naming, labels, environment and commands are decided here, purely."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from scheduler.spec import ReleaseSpec
+
+CONTAINER_PORT = 5000
+LABEL_PLATFORM = "deis.platform"
+LABEL_APP = "deis.app"
+LABEL_RELEASE = "deis.release"
+LABEL_TYPE = "deis.type"
+LABEL_NUM = "deis.num"
+ONEOFF_TYPE = "run"
+
+
+@dataclass(frozen=True)
+class ContainerPlan:
+    """Everything a host needs to create one process container."""
+
+    name: str
+    app: str
+    version: int
+    type: str
+    num: int
+    image: str
+    command: list[str] | None
+    env: dict[str, str]
+    labels: dict[str, str]
+    memory: str | None = None
+    nano_cpus: int | None = None
+    publish: bool = False
+
+
+@dataclass(frozen=True)
+class Container:
+    """A process container as observed on a host."""
+
+    id: str
+    name: str
+    host: str
+    app: str
+    version: int
+    type: str
+    num: int
+    status: str  # docker's: created, running, restarting, paused, exited, dead, removing
+    exit_code: int | None = None
+    address: str | None = None  # host:port serving the web port, when published
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    labels: dict = field(default_factory=dict, compare=False)
+
+    @property
+    def running(self) -> bool:
+        return self.status == "running"
+
+    @property
+    def key(self) -> str:
+        return process_key(self.type, self.num)
+
+
+def process_key(ptype: str, num: int) -> str:
+    return f"{ptype}.{num}"
+
+
+def container_name(app: str, version: int, ptype: str, num: int | str) -> str:
+    return f"{app}_v{version}.{ptype}.{num}"
+
+
+def process_command(spec: ReleaseSpec, ptype: str) -> list[str] | None:
+    """The container command of a process type (None: the image's default CMD).
+
+    Buildpack images have an entrypoint that sources .profile.d and runs its argument with bash -c.
+    """
+    if spec.kind == "buildpack":
+        return [spec.procfile[ptype]]
+    if ptype == "cmd" and ptype not in spec.procfile:
+        return None
+    return ["sh", "-c", spec.procfile[ptype]]
+
+
+def oneoff_command(spec: ReleaseSpec, command: str) -> list[str]:
+    if spec.kind == "buildpack":
+        return [command]
+    return ["sh", "-c", command]
+
+
+def process_env(spec: ReleaseSpec) -> dict[str, str]:
+    """Release config plus the platform's variables, which win over config keys of the same name."""
+    return {**spec.config, "PORT": str(CONTAINER_PORT), "DEIS_APP": spec.app, "DEIS_RELEASE": f"v{spec.version}"}
+
+
+def labels(platform: str, app: str, version: int, ptype: str, num: int | str) -> dict[str, str]:
+    return {LABEL_PLATFORM: platform, LABEL_APP: app, LABEL_RELEASE: str(version), LABEL_TYPE: ptype,
+            LABEL_NUM: str(num)}
+
+
+def plan_process(spec: ReleaseSpec, ptype: str, num: int, platform: str, name: str | None = None) -> ContainerPlan:
+    """The container of process ``ptype.num`` of ``spec`` (``name`` overrides the canonical name)."""
+    limit = spec.limits.get(ptype, {})
+    cpu = limit.get("cpu")
+    return ContainerPlan(
+        name=name or container_name(spec.app, spec.version, ptype, num),
+        app=spec.app, version=spec.version, type=ptype, num=num, image=spec.image,
+        command=process_command(spec, ptype), env=process_env(spec),
+        labels=labels(platform, spec.app, spec.version, ptype, num),
+        memory=limit.get("memory"), nano_cpus=int(cpu * 1e9) if cpu else None,
+        publish=ptype == spec.web_type,
+    )
+
+
+def plan_oneoff(spec: ReleaseSpec, command: str, platform: str, suffix: str) -> ContainerPlan:
+    limit = spec.limits.get(ONEOFF_TYPE, {})
+    cpu = limit.get("cpu")
+    return ContainerPlan(
+        name=container_name(spec.app, spec.version, ONEOFF_TYPE, suffix),
+        app=spec.app, version=spec.version, type=ONEOFF_TYPE, num=0, image=spec.image,
+        command=oneoff_command(spec, command), env=process_env(spec),
+        labels=labels(platform, spec.app, spec.version, ONEOFF_TYPE, 0),
+        memory=limit.get("memory"), nano_cpus=int(cpu * 1e9) if cpu else None,
+    )
+
+
+def from_attrs(attrs: dict, host: str, address: str) -> Container:
+    """Build a :class:`Container` from ``docker inspect`` data of a container we labelled."""
+    config_labels = attrs.get("Config", {}).get("Labels") or {}
+    state = attrs.get("State", {})
+    ports = (attrs.get("NetworkSettings") or {}).get("Ports") or {}
+    bindings = ports.get(f"{CONTAINER_PORT}/tcp") or []
+    endpoint = f"{address}:{bindings[0]['HostPort']}" if bindings and state.get("Running") else None
+    status = state.get("Status", "unknown")
+    return Container(
+        id=attrs["Id"], name=attrs.get("Name", "").lstrip("/"), host=host,
+        app=config_labels.get(LABEL_APP, ""), version=int(config_labels.get(LABEL_RELEASE, 0)),
+        type=config_labels.get(LABEL_TYPE, ""), num=int(config_labels.get(LABEL_NUM, 0)),
+        status=status, exit_code=state.get("ExitCode") if status in ("exited", "dead") else None,
+        address=endpoint, started_at=_time(state.get("StartedAt")), finished_at=_time(state.get("FinishedAt")),
+        labels=dict(config_labels),
+    )
+
+
+def _time(value: str | None) -> datetime | None:
+    if not value or value.startswith("0001-"):
+        return None
+    # Docker gives nanoseconds; fromisoformat takes at most microseconds.
+    head, _, rest = value.partition(".")
+    fraction = "".join(ch for ch in rest if ch.isdigit())[:6]
+    zone = "+00:00" if value.endswith("Z") else ""
+    try:
+        return datetime.fromisoformat(f"{head}.{fraction or '0'}{zone}")
+    except ValueError:
+        return None

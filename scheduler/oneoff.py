@@ -1,0 +1,60 @@
+"""One-off processes (``deis run``): a container of the current release with its config, output
+streamed to a callback, exit code returned, container removed afterwards."""
+from __future__ import annotations
+
+import logging
+import shlex
+import threading
+import uuid
+from typing import Callable, Sequence
+
+from scheduler.containers import plan_oneoff
+from scheduler.errors import InvalidSpec
+from scheduler.hosts import Host
+from scheduler.spec import ReleaseSpec
+
+log = logging.getLogger(__name__)
+
+TIMEOUT_EXIT_CODE = 124  # what coreutils' timeout(1) reports
+
+
+def command_text(command: str | Sequence[str]) -> str:
+    """``deis run -- python manage.py migrate`` arrives as a list: quote it into one command line."""
+    text = command if isinstance(command, str) else shlex.join(command)
+    if not text.strip():
+        raise InvalidSpec("command", command, "a one-off command cannot be empty")
+    return text
+
+
+def run_oneoff(host: Host, spec: ReleaseSpec, command: str | Sequence[str], output: Callable[[bytes], None],
+               timeout: float | None = None) -> int:
+    """Run ``command`` in a new container of ``spec`` on ``host``; return its exit code.
+
+    ``output`` receives raw stdout/stderr chunks as they come. After ``timeout`` seconds the
+    container is killed and the exit code is 124.
+    """
+    plan = plan_oneoff(spec, command_text(command), host.platform, uuid.uuid4().hex[:8])
+    container = host.run(plan)
+    timed_out = threading.Event()
+    timer = None
+    if timeout is not None:
+        def expire():
+            timed_out.set()
+            host.kill(container.id)
+        timer = threading.Timer(timeout, expire)
+        timer.daemon = True
+        timer.start()
+    try:
+        stream = host.follow_logs(container.id, timestamps=False)
+        try:
+            for chunk in stream:
+                output(chunk)
+        finally:
+            stream.close()
+        code = host.wait(container.id)
+    finally:
+        if timer is not None:
+            timer.cancel()
+        host.remove(container.id)
+    log.info("one-off %s exited with %d", plan.name, code)
+    return TIMEOUT_EXIT_CODE if timed_out.is_set() else code

@@ -1,0 +1,336 @@
+"""Converge an app's containers to a release: deploy, scale, restart, status, destroy.
+
+Every change runs under the app's lock and follows one cutover: start the new containers, wait until
+the web ones are healthy, switch the router to the new set, drain, then stop what was replaced.
+If the new containers fail, they are removed and the old ones keep serving.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, Sequence
+
+from scheduler import logs as app_logs
+from scheduler.containers import ONEOFF_TYPE, Container, container_name, plan_process
+from scheduler.errors import DeployError, HostError, InvalidSpec, SchedulerError, Superseded
+from scheduler.health import Unhealthy, wait_healthy
+from scheduler.hosts import Host
+from scheduler.oneoff import run_oneoff
+from scheduler.placement import Slot, converge, place
+from scheduler.spec import PROCESS_TYPE, ReleaseSpec
+from scheduler.state import SchedulerState
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str], None]
+FAILED_LOG_LINES = 20
+
+
+@dataclass(frozen=True)
+class DeployResult:
+    app: str
+    version: int
+    started: tuple[str, ...]
+    stopped: tuple[str, ...]
+    upstreams: tuple[str, ...]
+    seconds: float
+
+
+@dataclass(frozen=True)
+class ProcessStatus:
+    """One line of ``deis ps``."""
+
+    name: str
+    app: str
+    type: str
+    num: int
+    release: int
+    state: str  # up, starting, draining, crashed, restarting, stopping, created
+    host: str
+    address: str | None
+    restarts: int
+    exit_code: int | None
+
+
+class Scheduler:
+    """Runs releases on ``hosts`` and keeps ``router`` pointing at their web containers."""
+
+    def __init__(self, hosts: Sequence[Host], router, state_dir: Path | str, domain: str, *,
+                 health_timeout: float = 30.0, drain_seconds: float = 2.0, stop_timeout: float = 10.0,
+                 max_parallel: int = 16):
+        if not hosts:
+            raise SchedulerError("a scheduler needs at least one host")
+        self.hosts = {host.name: host for host in hosts}
+        self.router = router
+        self.state = SchedulerState(state_dir)
+        self.domain = domain
+        self.health_timeout = health_timeout
+        self.drain_seconds = drain_seconds
+        self.stop_timeout = stop_timeout
+        self.max_parallel = max_parallel
+
+    @classmethod
+    def from_settings(cls, settings, docker_client, router=None, **kwargs) -> "Scheduler":
+        """The platform's scheduler on the local engine; containers labelled with this platform's home."""
+        from router import Router
+
+        host = Host("local", docker_client, "127.0.0.1", platform=platform_id(settings.home))
+        return cls([host], router or Router.from_settings(settings), Path(settings.home) / "scheduler",
+                   settings.domain, **kwargs)
+
+    # -- queries -------------------------------------------------------------------------------
+
+    def hostnames(self, spec: ReleaseSpec) -> list[str]:
+        return [f"{spec.app}.{self.domain}", *spec.domains]
+
+    def containers(self, app: str) -> list[Container]:
+        """Every container of ``app`` on every host (one-off ones included)."""
+        return [c for host in self.hosts.values() for c in host.containers(app)]
+
+    def status(self, app: str) -> list[ProcessStatus]:
+        deployed = self.state.deployed_version(app)
+        crashes = self.state.crashes(app)
+        result = []
+        for c in sorted(self.containers(app), key=lambda c: (c.type == ONEOFF_TYPE, c.type, c.num, c.version)):
+            record = crashes.get(c.key) if c.version == deployed else None
+            result.append(ProcessStatus(
+                name=c.name, app=app, type=c.type, num=c.num, release=c.version,
+                state=process_state(c, deployed), host=c.host, address=c.address,
+                restarts=record.restarts if record else 0, exit_code=c.exit_code))
+        return result
+
+    # -- changes -------------------------------------------------------------------------------
+
+    def deploy(self, spec: ReleaseSpec, progress: Progress | None = None) -> DeployResult:
+        """Bring ``spec`` up with zero downtime; raise DeployError (old release kept) or Superseded."""
+        progress = progress or _ignore
+        with self.state.app_lock(spec.app):
+            deployed = self.state.deployed_version(spec.app)
+            if deployed is not None and spec.version < deployed:
+                raise Superseded(spec.app, spec.version, deployed)
+            return self.converge(spec, progress)
+
+    def scale(self, spec: ReleaseSpec, progress: Progress | None = None) -> DeployResult:
+        """Apply ``spec.scale``: add or remove containers, leaving the others untouched."""
+        return self.deploy(spec, progress)
+
+    def restart(self, spec: ReleaseSpec, target: str | None = None, progress: Progress | None = None) -> DeployResult:
+        """Replace the containers of ``target`` ("web", "web.2" or all when None) with fresh ones."""
+        match = restart_filter(target)
+        progress = progress or _ignore
+        with self.state.app_lock(spec.app):
+            current = [c for c in self.containers(spec.app) if c.version == spec.version and c.running]
+            if not any(match(c) for c in current):
+                raise InvalidSpec("restart target", target or "all", f"no running process of {spec.app} matches")
+            return self.converge(spec, progress, restart=match)
+
+    def destroy(self, app: str, progress: Progress | None = None) -> list[str]:
+        """Remove every container and the route of ``app``; return the removed container names."""
+        progress = progress or _ignore
+        with self.state.app_lock(app):
+            if self.router is not None:
+                self.router.remove_app(app)
+            containers = self.containers(app)
+            self.remove(containers)
+            self.state.forget(app)
+        for c in containers:
+            progress(f"removed {c.name}")
+        return [c.name for c in containers]
+
+    def run(self, spec: ReleaseSpec, command: str | Sequence[str], output: Callable[[bytes], None],
+            timeout: float | None = None) -> int:
+        """``deis run``: run ``command`` in a one-off container of ``spec``; return its exit code."""
+        host = next(iter(self.hosts.values()))
+        return run_oneoff(host, spec, command, output, timeout)
+
+    def logs(self, app: str, lines: int | None = 100, follow: bool = False,
+             stop: threading.Event | None = None) -> Iterator[str]:
+        """Formatted output lines of the app's containers, oldest first; with ``follow``, keeps going
+        (including containers started later) until the generator is closed or ``stop`` is set."""
+        if not follow:
+            for line in app_logs.tail(self.containers(app), self.hosts, lines):
+                yield line.format(app)
+            return
+        for line in app_logs.follow(lambda: self.containers(app), self.hosts, lines or 0, stop=stop):
+            yield line.format(app)
+
+    def sync_router(self, spec: ReleaseSpec) -> bool:
+        """Point the router at the running web containers of ``spec``; True when it changed."""
+        if self.router is None:
+            return False
+        current = [c for c in self.containers(spec.app) if c.version == spec.version]
+        return self.router.set_app_routes(spec.app, self.hostnames(spec), upstreams_of(spec, current), spec.routing)
+
+    # -- the cutover ---------------------------------------------------------------------------
+
+    def converge(self, spec: ReleaseSpec, progress: Progress,
+                 restart: Callable[[Container], bool] = lambda c: False) -> DeployResult:
+        """The cutover itself; the caller holds ``self.state.app_lock(spec.app)``."""
+        began = time.monotonic()
+        actual = [c for c in self.containers(spec.app) if c.type != ONEOFF_TYPE]
+        slots = place(spec.desired_scale(), list(self.hosts), [c for c in actual if c.version == spec.version])
+        plan = converge(spec.version, slots, actual)
+        keep = [c for c in plan.keep if not restart(c)]
+        renewed = [c for c in plan.keep if restart(c)]
+        by_key = {s.key: s for s in slots}
+        # Replacements of running processes get a temporary name until the old container is gone.
+        starts = [(slot, None) for slot in plan.start] + [
+            (by_key[c.key], f"{c.name}.{uuid.uuid4().hex[:6]}") for c in renewed]
+        retire = list(plan.retire) + renewed
+        if not starts and not retire and not plan.replace:
+            self.sync_router(spec)
+            return DeployResult(spec.app, spec.version, (), (), tuple(upstreams_of(spec, keep)),
+                                time.monotonic() - began)
+        progress(f"{spec.app} v{spec.version}: {describe_scale(spec)}; starting {len(starts)}, "
+                 f"keeping {len(keep)}, stopping {len(retire)}")
+        self.remove(plan.replace)
+        new = self.start_processes(spec, starts, progress)
+        upstreams = upstreams_of(spec, keep + new)
+        if self.router is not None:
+            try:
+                self.router.set_app_routes(spec.app, self.hostnames(spec), upstreams, spec.routing)
+            except Exception as exc:
+                self.remove(new)
+                raise DeployError(spec.app, spec.version, f"router update failed: {exc}") from exc
+            progress(f"router: {', '.join(self.hostnames(spec))} -> {len(upstreams)} web container(s)")
+        if spec.version != self.state.deployed_version(spec.app):
+            self.state.set_crashes(spec.app, {})
+        self.state.set_deployed_version(spec.app, spec.version)
+        if self.drain_seconds and any(c.address for c in retire):
+            progress(f"draining {sum(1 for c in retire if c.address)} old web container(s) for {self.drain_seconds:g}s")
+            time.sleep(self.drain_seconds)
+        self.stop(retire)
+        for c in retire:
+            progress(f"stopped {c.name}")
+        for c in new:
+            canonical = container_name(spec.app, spec.version, c.type, c.num)
+            if c.name != canonical:
+                self.hosts[c.host].rename(c.id, canonical)
+        seconds = time.monotonic() - began
+        progress(f"{spec.app} v{spec.version} is running ({seconds:.1f}s)")
+        return DeployResult(spec.app, spec.version, tuple(c.name for c in new), tuple(c.name for c in retire),
+                            tuple(upstreams), seconds)
+
+    def start_processes(self, spec: ReleaseSpec, starts: list[tuple[Slot, str | None]],
+                        progress: Progress) -> list[Container]:
+        """Start containers for ``(slot, name or None)`` pairs and wait for the web ones to be healthy.
+
+        On any failure they are all removed and DeployError says why, with the failed one's logs.
+        """
+        platform = next(iter(self.hosts.values())).platform
+        hostname = self.hostnames(spec)[0]
+
+        def start_one(item: tuple[Slot, str | None]) -> Container:
+            slot, name = item
+            container = self.hosts[slot.host].run(plan_process(spec, slot.type, slot.num, platform, name))
+            progress(f"started {container.name} on {slot.host}")
+            if slot.type == spec.web_type:
+                seconds = wait_healthy(lambda: container.address, hostname, spec.healthcheck, self.health_timeout,
+                                       lambda: self._alive(container))
+                progress(f"{container.name} is healthy ({seconds:.1f}s)")
+            return container
+
+        results = self._parallel(start_one, starts, return_exceptions=True)
+        started = [r for r in results if isinstance(r, Container)]
+        failures = [(item, r) for item, r in zip(starts, results) if isinstance(r, Exception)]
+        if not failures:
+            return started
+        # Containers that failed their health check are still there: collect their logs, then remove all.
+        started_ids = {c.id for c in started}
+        running_failed = {c.key: c for c in self._new_containers(spec, starts) if c.id not in started_ids}
+        logs = {}
+        for item, error in failures:
+            slot, _ = item
+            failed = running_failed.get(slot.key)
+            if failed is not None:
+                logs[failed.name] = self.hosts[failed.host].logs(failed.id, tail=FAILED_LOG_LINES)
+        self.remove(started + list(running_failed.values()))
+        (slot, _), error = failures[0]
+        reason = error.reason if isinstance(error, Unhealthy) else str(error)
+        progress(f"{spec.app} v{spec.version} failed: {slot.key}: {reason}")
+        raise DeployError(spec.app, spec.version, f"{slot.type}.{slot.num}: {reason}", logs)
+
+    def remove(self, containers: Iterable[Container]) -> None:
+        """Remove containers at once (SIGKILL), in parallel."""
+        self._parallel(lambda c: self.hosts[c.host].remove(c.id), containers)
+
+    def stop(self, containers: Iterable[Container]) -> None:
+        """SIGTERM, SIGKILL after the stop timeout, remove; all in parallel."""
+        self._parallel(lambda c: self.hosts[c.host].stop(c.id, self.stop_timeout), containers)
+
+    def _new_containers(self, spec: ReleaseSpec, starts: list[tuple[Slot, str | None]]) -> list[Container]:
+        names = {name or container_name(spec.app, spec.version, s.type, s.num) for s, name in starts}
+        return [c for c in self.containers(spec.app) if c.name in names]
+
+    def _alive(self, container: Container) -> tuple[bool, str]:
+        current = self.hosts[container.host].inspect(container.id)
+        if current is None:
+            return False, "was removed"
+        if current.running:
+            return True, "running"
+        return False, f"exited with code {current.exit_code}" if current.exit_code is not None else current.status
+
+    def _parallel(self, fn, items: Iterable, return_exceptions: bool = False) -> list:
+        items = list(items)
+        if not items:
+            return []
+        with ThreadPoolExecutor(max_workers=min(self.max_parallel, len(items))) as pool:
+            futures = [pool.submit(fn, item) for item in items]
+        results = []
+        for future in futures:
+            error = future.exception()
+            if error is not None and not return_exceptions:
+                raise error
+            results.append(error if error is not None else future.result())
+        return results
+
+
+def platform_id(home: Path | str) -> str:
+    """Label value separating platforms that share a Docker engine (one per DEIS_HOME)."""
+    return "deis-" + hashlib.sha256(str(Path(home).resolve()).encode()).hexdigest()[:12]
+
+
+def upstreams_of(spec: ReleaseSpec, containers: Iterable[Container]) -> list[str]:
+    return sorted(c.address for c in containers
+                  if c.type == spec.web_type and c.version == spec.version and c.running and c.address)
+
+
+def describe_scale(spec: ReleaseSpec) -> str:
+    scale = spec.desired_scale()
+    return " ".join(f"{ptype}={count}" for ptype, count in scale.items()) or "no processes"
+
+
+def restart_filter(target: str | None) -> Callable[[Container], bool]:
+    """Which running containers ``ps:restart [type[.num]]`` replaces."""
+    if target is None:
+        return lambda c: True
+    ptype, _, num = target.partition(".")
+    if not PROCESS_TYPE.fullmatch(ptype) or (num and not num.isdigit()):
+        raise InvalidSpec("restart target", target, "expected TYPE or TYPE.NUM, e.g. web or web.2")
+    if num:
+        return lambda c: c.type == ptype and c.num == int(num)
+    return lambda c: c.type == ptype
+
+
+def process_state(container: Container, deployed: int | None) -> str:
+    """What ``deis ps`` shows for a container, given the release that is deployed."""
+    if container.status == "running":
+        if deployed is not None and container.version > deployed:
+            return "starting"
+        if deployed is not None and container.version < deployed:
+            return "draining"
+        return "up"
+    if container.status in ("exited", "dead"):
+        return "crashed"
+    return {"restarting": "restarting", "removing": "stopping", "created": "starting"}.get(
+        container.status, container.status)
+
+
+def _ignore(line: str) -> None:
+    pass

@@ -1,0 +1,58 @@
+"""Controller fixtures: a real PostgreSQL server, and a controller that keeps its state in it."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from deisctl.processes import free_port, port_answers, spawn, stop_pid, wait_for
+from tests.conftest import start_controller
+
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+
+
+def _as_postgres(*argv: str) -> list[str]:
+    return ["runuser", "-u", "postgres", "--", *argv]
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A throwaway PostgreSQL 15 cluster on a free loopback port (trust auth), run as the postgres user.
+
+    PostgreSQL refuses to run as root, and pytest's tmp dirs are private to root, so the cluster lives
+    in its own directory under /tmp owned by ``postgres``.
+    """
+    if not (PG_BIN / "postgres").exists():
+        pytest.fail("PostgreSQL 15 server is not installed (apt-get install postgresql-15)")
+    root = Path(tempfile.mkdtemp(prefix="deis-pg-"))
+    shutil.chown(root, "postgres", "postgres")
+    data, sockets = root / "data", root / "sockets"
+    subprocess.run(_as_postgres("mkdir", str(data), str(sockets)), check=True)
+    subprocess.run(_as_postgres(str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
+                                "--encoding=UTF8", "--locale=C.UTF-8"),
+                   check=True, capture_output=True)
+    port = free_port()
+    proc = spawn(_as_postgres(str(PG_BIN / "postgres"), "-D", str(data), "-p", str(port),
+                              "-h", "127.0.0.1", "-k", str(sockets), "-c", "fsync=off",
+                              "-c", "max_connections=200"),
+                 root / "postgres.log")
+    try:
+        wait_for(lambda: port_answers(port), 30, "postgres", process=proc)
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        stop_pid(proc.pid)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def pg_controller(postgres_url, tmp_path_factory):
+    """A gunicorn controller (2 workers) whose database is the PostgreSQL server."""
+    home = tmp_path_factory.mktemp("deis-home-pg")
+    ctl, proc = start_controller(home, extra_env={"DEIS_DATABASE_URL": postgres_url})
+    try:
+        yield ctl
+    finally:
+        stop_pid(proc.pid)
