@@ -145,8 +145,8 @@ class SSHServer:
                 self._threads.add(thread)
             thread.start()
 
-    def stop(self, grace: float = 60.0) -> None:
-        """Stop accepting; give pushes in flight ``grace`` seconds to finish."""
+    def shutdown(self) -> None:
+        """Stop accepting connections (safe to call from a signal handler)."""
         self._stopping.set()
         if self._listener is not None:
             try:
@@ -154,6 +154,9 @@ class SSHServer:
             except OSError:
                 pass
             self._listener.close()
+
+    def wait(self, grace: float = 60.0) -> None:
+        """Give pushes in flight ``grace`` seconds to finish."""
         with self._threads_lock:
             threads = list(self._threads)
         for thread in threads:

@@ -43,6 +43,13 @@ def page_limit(default: int = 100, maximum: int = 1000) -> int:
     return int(raw)
 
 
+def optional_body() -> dict:
+    """Like ``body()`` for requests whose body may be left out; a body that is there must be valid."""
+    if not request.get_data(cache=True):
+        return {}
+    return body()
+
+
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 

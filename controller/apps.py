@@ -8,7 +8,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import joinedload
 
 from controller import deploys, releases, validation
-from controller.access import app_for_user, body, current_user, session, settings, user_by_name
+from controller.access import app_for_user, body, current_user, optional_body, session, settings, user_by_name
 from controller.errors import BadRequest, Conflict
 from controller.models import App, Build, Config, Domain, Perm, Release
 
@@ -44,9 +44,7 @@ def app_info(app: App) -> dict:
 @bp.post("/apps")
 def create_app():
     user = current_user()
-    data = request.get_json(silent=True) or {}
-    if not isinstance(data, dict):
-        raise BadRequest("request body must be a JSON object")
+    data = optional_body()
     db = session()
     name = data.get("id")
     if name is None:

@@ -8,7 +8,7 @@ from sqlalchemy import delete, func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from controller import validation
-from controller.access import body, current_user, hash_token, session, user_by_name
+from controller.access import body, current_user, hash_token, optional_body, session, user_by_name
 from controller.errors import BadRequest, Conflict, Forbidden, Unauthorized
 from controller.models import App, Token, User
 
@@ -93,7 +93,7 @@ def passwd():
 def regenerate_token():
     """Revoke every token of the user (or, for an admin, of another user) and issue a new one."""
     user = current_user()
-    data = request.get_json(silent=True) or {}
+    data = optional_body()
     target = user
     if data.get("username") not in (None, user.username):
         if not user.is_admin:
@@ -110,7 +110,7 @@ def regenerate_token():
 def cancel():
     """Delete an account. Apps must be destroyed or transferred first, so nothing is orphaned."""
     user = current_user()
-    data = request.get_json(silent=True) or {}
+    data = optional_body()
     target = user
     if data.get("username") not in (None, user.username):
         if not user.is_admin:

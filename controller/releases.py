@@ -102,7 +102,7 @@ def rollback(name):
     app = app_for_user(name, lock=True)
     db = session()
     current = latest(db, app)
-    data = request.get_json(silent=True) or {}
+    data = optional_body()
     if data.get("version") is None:
         if current.version <= 1:
             raise Conflict(f"{app.name} has no earlier release to roll back to")

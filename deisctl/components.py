@@ -32,6 +32,14 @@ def _controller_answers(s: Settings) -> bool:
         return False
 
 
+def _redis_argv(s: Settings) -> list[str]:
+    data = s.home / "redis"
+    data.mkdir(parents=True, exist_ok=True)
+    return ["redis-server", "--port", str(s.redis_port), "--bind", "127.0.0.1", "--dir", str(data),
+            "--appendonly", "yes", "--save", ""]
+
+
 COMPONENTS: list[Component] = [
+    Component("redis", _redis_argv, lambda s: port_answers(s.redis_port)),
     Component("controller", _controller_argv, _controller_answers),
 ]

@@ -36,14 +36,14 @@ def set_config(ctl, api: requests.Session, app: str, values: dict) -> requests.R
 
 
 def versions(ctl, api: requests.Session, app: str) -> list[int]:
-    r = api.get(f"{ctl.url}/v1/apps/{app}/releases")
+    r = api.get(f"{ctl.url}/v1/apps/{app}/releases", params={"limit": 1000})
     assert r.status_code == 200, r.text
     return sorted(rel["version"] for rel in r.json()["results"])
 
 
 def releases(ctl, api: requests.Session, app: str) -> list[dict]:
     """Releases, oldest first."""
-    r = api.get(f"{ctl.url}/v1/apps/{app}/releases")
+    r = api.get(f"{ctl.url}/v1/apps/{app}/releases", params={"limit": 1000})
     assert r.status_code == 200, r.text
     return sorted(r.json()["results"], key=lambda rel: rel["version"])
 

@@ -1,0 +1,128 @@
+"""``python -m builder.server``: the builder's SSH server, serving git pushes until SIGTERM.
+
+Wires the parts together: the SSH server (:mod:`builder.sshd`) hands each session to
+:class:`Builder`, which checks the command and the user's right to push through the
+controller, then runs dulwich's receive-pack (:mod:`builder.git`) whose ref updates go
+through :class:`builder.push.RefUpdater` (build job, release, ref).
+"""
+from __future__ import annotations
+
+import logging
+import signal
+
+from dulwich.errors import GitProtocolError, HangupException
+from dulwich.protocol import ReceivableProtocol
+from dulwich.server import Backend
+
+from builder.errors import CommandRefused, HookError
+from builder.git import AppRepos, BuildingReceivePackHandler, parse_git_command
+from builder.push import RefUpdater
+
+log = logging.getLogger(__name__)
+
+SHUTDOWN_GRACE = 120.0
+
+
+def refusal_message(error: Exception, identity=None) -> str:
+    """What the user reads when their SSH request is refused (Heroku's `` !     `` style)."""
+    if isinstance(error, HookError) and error.status == 403:
+        lines = [error.detail, "Ask the app's owner to add you: deis perms:create <username> -a <app>"]
+    elif isinstance(error, HookError):
+        lines = [error.detail]
+    elif isinstance(error, CommandRefused):
+        lines = [error.reason]
+    else:
+        lines = [str(error)]
+    return "\n" + "".join(f" !     {line}\n" for line in lines) + "\n"
+
+
+def unknown_key_message(identity) -> str:
+    if identity.error:
+        return identity.error
+    if not identity.offered:
+        return "no SSH public key was offered; add one with: deis keys:add ~/.ssh/id_ed25519.pub"
+    keys = ", ".join(identity.offered)
+    return (f"your SSH key is not registered with Deis ({keys}); "
+            "add it with: deis keys:add ~/.ssh/id_ed25519.pub")
+
+
+class _OneRepo(Backend):
+    def __init__(self, repo):
+        self.repo = repo
+
+    def open_repository(self, path):
+        return self.repo
+
+
+class Builder:
+    """Serves one SSH session: a push to an app, or a clear refusal."""
+
+    def __init__(self, *, hooks, repos: AppRepos, redis, queue):
+        self.hooks = hooks
+        self.repos = repos
+        self.redis = redis
+        self.queue = queue
+
+    def handle_session(self, channel, command: str, identity) -> None:
+        try:
+            if identity.user is None:
+                raise CommandRefused(command, unknown_key_message(identity))
+            _, app = parse_git_command(command)
+            grant = self.hooks.authorize_push(identity.fingerprint, app)
+        except (CommandRefused, HookError) as exc:
+            log.info("refused %r from %s: %s", command, identity.user or identity.offered, exc)
+            self._exit(channel, 1, refusal_message(exc))
+            return
+        log.info("%s pushes to %s", grant.user, app)
+        repo = self.repos.open(app, grant.app_id)
+        try:
+            updater = RefUpdater(redis=self.redis, queue=self.queue, hooks=self.hooks, grant=grant,
+                                 repo_path=self.repos.path(app))
+            proto = ReceivableProtocol(channel.recv, channel.sendall)
+            BuildingReceivePackHandler(_OneRepo(repo), ["/"], proto, updater).handle()
+        except (HangupException, GitProtocolError, EOFError, OSError) as exc:
+            log.info("push of %s by %s ended early: %s", app, grant.user, exc)
+            self._exit(channel, 1, "")
+            return
+        finally:
+            repo.close()
+        self._exit(channel, 0, "")
+
+    @staticmethod
+    def _exit(channel, status: int, stderr: str) -> None:
+        try:
+            if stderr:
+                channel.sendall_stderr(stderr.encode("utf-8"))
+            channel.send_exit_status(status)
+        except OSError:
+            pass
+
+
+def main() -> None:
+    import requests
+    from redis import Redis
+    from rq import Queue
+
+    from builder.hooks import ControllerHooks
+    from builder.jobs import QUEUE
+    from builder.sshd import SSHServer, load_or_create_host_key
+    from deisctl.settings import load
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    settings = load()
+    redis = Redis.from_url(settings.redis_url)
+    hooks = ControllerHooks(requests.Session(), settings.controller_url, settings.builder_secret)
+    builder = Builder(hooks=hooks, repos=AppRepos(settings.home / "repos"), redis=redis,
+                      queue=Queue(QUEUE, connection=redis))
+    host_key = load_or_create_host_key(settings.home / "builder" / "ssh_host_ed25519_key")
+    server = SSHServer(host_key, hooks.user_for_key, builder.handle_session, "0.0.0.0", settings.builder_port)
+    server.bind()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: server.shutdown())
+    server.serve_forever()
+    log.info("stopping: waiting up to %.0fs for pushes in flight", SHUTDOWN_GRACE)
+    server.wait(SHUTDOWN_GRACE)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,80 @@
+import pytest
+
+from scheduler.containers import container_name, from_attrs, plan_oneoff, plan_process
+from scheduler.errors import InvalidSpec
+from scheduler.spec import HealthCheck, ReleaseSpec
+
+
+def spec(**overrides):
+    base = dict(app="shop", version=3, image="127.0.0.1:5000/shop:git-abc", kind="buildpack",
+                procfile={"web": "gunicorn app:app", "worker": "python worker.py"},
+                config={"DATABASE_URL": "postgres://x", "PORT": "9999", "MULTI": "a=b\nc 'd' ü"},
+                scale={"web": 2, "worker": 1}, limits={"web": {"memory": "256m", "cpu": 0.5}})
+    base.update(overrides)
+    return ReleaseSpec(**base)
+
+
+def test_buildpack_process_plan():
+    plan = plan_process(spec(), "web", 2, "deis-test")
+    assert plan.name == "shop_v3.web.2" == container_name("shop", 3, "web", 2)
+    assert plan.command == ["gunicorn app:app"]
+    assert plan.env["PORT"] == "5000"  # the platform's PORT wins over config
+    assert plan.env["DEIS_APP"] == "shop" and plan.env["DEIS_RELEASE"] == "v3"
+    assert plan.env["MULTI"] == "a=b\nc 'd' ü"
+    assert plan.labels == {"deis.platform": "deis-test", "deis.app": "shop", "deis.release": "3",
+                           "deis.type": "web", "deis.num": "2"}
+    assert plan.memory == "256m" and plan.nano_cpus == 500_000_000
+    assert plan.publish
+    worker = plan_process(spec(), "worker", 1, "deis-test")
+    assert not worker.publish and worker.memory is None and worker.nano_cpus is None
+
+
+def test_dockerfile_commands():
+    s = spec(kind="dockerfile", procfile={"worker": "python w.py"}, scale={"cmd": 1, "worker": 1}, limits={})
+    assert s.web_type == "cmd"
+    assert plan_process(s, "cmd", 1, "p").command is None
+    assert plan_process(s, "cmd", 1, "p").publish
+    assert plan_process(s, "worker", 1, "p").command == ["sh", "-c", "python w.py"]
+    assert plan_oneoff(s, "ls -la", "p", "ab12").command == ["sh", "-c", "ls -la"]
+    assert plan_oneoff(spec(), "ls -la", "p", "ab12").command == ["ls -la"]
+    assert plan_oneoff(s, "ls", "p", "ab12").name == "shop_v3.run.ab12"
+
+
+def test_healthcheck_from_mapping():
+    s = spec(healthcheck={"path": "/healthz", "status": 204, "initial_delay": 1})
+    assert s.healthcheck == HealthCheck(path="/healthz", status=204, initial_delay=1)
+
+
+@pytest.mark.parametrize("overrides", [
+    {"app": "Shop"}, {"app": "shop_1"}, {"version": 0}, {"version": True}, {"image": ""}, {"kind": "lambda"},
+    {"scale": {"web": -1}}, {"scale": {"web": 101}}, {"scale": {"clock": 1}}, {"scale": {"Web": 1}},
+    {"scale": {"run": 1}}, {"config": {"1BAD": "x"}}, {"config": {"A": "x\0y"}}, {"config": {"A": 1}},
+    {"limits": {"web": {"memory": "lots"}}}, {"limits": {"web": {"memory": "1m"}}},
+    {"limits": {"web": {"cpu": 0}}}, {"limits": {"web": {"swap": "1g"}}},
+    {"healthcheck": {"path": "healthz"}}, {"healthcheck": {"status": 42}}, {"healthcheck": {"retries": 3}},
+    {"healthcheck": {"timeout": 0}}, {"procfile": {"web": ""}},
+])
+def test_invalid_specs_are_rejected(overrides):
+    with pytest.raises(InvalidSpec):
+        spec(**overrides)
+
+
+def test_scale_zero_of_unknown_type_is_allowed():
+    assert spec(scale={"web": 0, "clock": 0}).desired_scale() == {}
+
+
+def test_from_attrs_reads_labels_state_and_port():
+    attrs = {
+        "Id": "abc123", "Name": "/shop_v3.web.2",
+        "Config": {"Labels": {"deis.app": "shop", "deis.release": "3", "deis.type": "web", "deis.num": "2"}},
+        "State": {"Status": "running", "Running": True, "ExitCode": 0,
+                  "StartedAt": "2026-11-23T09:30:00.123456789Z", "FinishedAt": "0001-01-01T00:00:00Z"},
+        "NetworkSettings": {"Ports": {"5000/tcp": [{"HostIp": "127.0.0.1", "HostPort": "32770"}]}},
+    }
+    c = from_attrs(attrs, "local", "127.0.0.1")
+    assert (c.name, c.app, c.version, c.type, c.num, c.key) == ("shop_v3.web.2", "shop", 3, "web", 2, "web.2")
+    assert c.running and c.address == "127.0.0.1:32770" and c.exit_code is None
+    assert c.started_at.microsecond == 123456 and c.finished_at is None
+    attrs["State"] = {"Status": "exited", "Running": False, "ExitCode": 137}
+    dead = from_attrs(attrs, "local", "127.0.0.1")
+    assert not dead.running and dead.address is None and dead.exit_code == 137
