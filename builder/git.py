@@ -39,10 +39,12 @@ APP_ID_FILE = "deis-app-id"
 
 def parse_git_command(command: str) -> tuple[str, str]:
     """``git-receive-pack '/myapp.git'`` -> (``git-receive-pack``, ``myapp``); refuse anything else."""
+    not_allowed = (f"command not allowed: {command!r}; "
+                   "the Deis builder only accepts git push (git-receive-pack '<app>.git')")
     try:
         argv = shlex.split(command)
     except ValueError:
-        argv = []
+        raise CommandRefused(command, not_allowed) from None
     if not argv:
         raise CommandRefused(command, "interactive shells are not available; "
                                       "the Deis builder only accepts git push")
@@ -52,8 +54,7 @@ def parse_git_command(command: str) -> tuple[str, str]:
         raise CommandRefused(command, "fetching from the builder is not supported; "
                                       "the Deis builder only accepts git push")
     if argv[0] != RECEIVE_PACK or len(argv) != 2:
-        raise CommandRefused(command, f"command not allowed: {command!r}; "
-                                      "the Deis builder only accepts git push (git-receive-pack '<app>.git')")
+        raise CommandRefused(command, not_allowed)
     path = argv[1]
     name = path[1:] if path.startswith("/") else path
     name = name[:-4] if name.endswith(".git") else name

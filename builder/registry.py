@@ -32,6 +32,8 @@ def render_config(storage_dir: Path, port: int) -> str:
         "version: 0.1\n"
         "log:\n"
         "  level: warn\n"
+        "  accesslog:\n"
+        "    disabled: true\n"
         "storage:\n"
         "  filesystem:\n"
         f"    rootdirectory: {storage_dir}\n"

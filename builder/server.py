@@ -109,6 +109,9 @@ def main() -> None:
     from deisctl.settings import load
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    # paramiko logs every dropped connection (port probes included) as an error traceback;
+    # builder.sshd logs how each connection ended in one line instead.
+    logging.getLogger("paramiko").setLevel(logging.CRITICAL)
     settings = load()
     redis = Redis.from_url(settings.redis_url)
     hooks = ControllerHooks(requests.Session(), settings.controller_url, settings.builder_secret)

@@ -20,6 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import paramiko
+from paramiko.common import (
+    AUTH_FAILED,
+    AUTH_SUCCESSFUL,
+    OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED,
+    OPEN_SUCCEEDED,
+)
 
 from builder.errors import HookError
 from builder.hooks import fingerprint
@@ -80,20 +86,20 @@ class _Interface(paramiko.ServerInterface):
         if user is None:
             if fp not in self.identity.offered:
                 self.identity.offered.append(fp)
-            return paramiko.AUTH_FAILED
+            return AUTH_FAILED
         self.identity.user, self.identity.fingerprint = user, fp
-        return paramiko.AUTH_SUCCESS
+        return AUTH_SUCCESSFUL
 
     def check_auth_interactive(self, username, submethods):
         return paramiko.InteractiveQuery()
 
     def check_auth_interactive_response(self, responses):
-        return paramiko.AUTH_SUCCESS  # as nobody: the exec request explains the refusal
+        return AUTH_SUCCESSFUL  # as nobody: the exec request explains the refusal
 
     def check_channel_request(self, kind, chanid):
         if kind == "session":
-            return paramiko.OPEN_SUCCEEDED
-        return paramiko.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
+            return OPEN_SUCCEEDED
+        return OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
 
     def check_channel_env_request(self, channel, name, value):
         return True  # GIT_PROTOCOL and friends: receive-pack speaks v0 whatever they ask

@@ -27,9 +27,13 @@ def create_app(settings: platform_settings.Settings | None = None) -> Flask:
     app.extensions["deis_sessions"] = db.make_sessionmaker(engine)
     app.extensions["deis_engine"] = engine
 
-    from controller import (apps, auth, builds, config, domains, hooks, keys, limits, perms, releases,
-                            scale, users)
-    for module in (auth, keys, apps, config, builds, releases, scale, domains, limits, perms, users, hooks):
+    if settings.scheduler != "off":
+        app.extensions["deis_deployer"] = make_deployer(settings)
+
+    from controller import (apps, auth, builds, config, containers, domains, hooks, keys, limits, perms,
+                            releases, scale, users)
+    for module in (auth, keys, apps, config, builds, releases, scale, containers, domains, limits, perms,
+                   users, hooks):
         app.register_blueprint(module.bp, url_prefix="/v1")
 
     @app.get("/healthz")
@@ -61,6 +65,17 @@ def create_app(settings: platform_settings.Settings | None = None) -> Flask:
         return jsonify(detail="internal server error"), 500
 
     return app
+
+
+def make_deployer(settings):
+    import docker
+
+    from controller.events import EventLog
+    from controller.scheduling import Deployer
+    from scheduler.scheduler import Scheduler
+
+    client = docker.DockerClient(base_url=settings.docker_host) if settings.docker_host else docker.from_env()
+    return Deployer(Scheduler.from_settings(settings, client), EventLog(settings.home / "events"))
 
 
 @contextmanager

@@ -9,7 +9,7 @@ from sqlalchemy.orm import joinedload
 
 from controller import deploys, releases, validation
 from controller.access import app_for_user, body, current_user, optional_body, session, settings, user_by_name
-from controller.errors import BadRequest, Conflict
+from controller.errors import Conflict
 from controller.models import App, Build, Config, Domain, Perm, Release
 
 bp = Blueprint("apps", __name__)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from controller import deploys, releases, validation
+from controller import deploys, releases, scheduling, validation
 from controller.access import app_for_user, body, current_user, session
 from controller.errors import BadRequest
 from controller.models import Config
@@ -52,6 +52,7 @@ def change(name):
     db = session()
     current = releases.latest(db, app)
     values = merge_values(current.config.values, changes)
+    scheduling.check_healthcheck(values)
     summary = releases.config_summary(current.config.values, values)
     if not summary:
         raise BadRequest("nothing changed: the config already has these values")

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import re
 
-from flask import Blueprint, request
+from flask import Blueprint
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from controller import deploys
-from controller.access import app_for_user, current_user, page_limit, session
+from controller.access import app_for_user, current_user, optional_body, page_limit, session
 from controller.errors import BadRequest, Conflict, NotFound
 from controller.models import App, Build, Config, Release, User, iso
 

@@ -18,6 +18,7 @@ Every component reads its settings through :func:`load`, so two platforms with d
 | DEIS_BUILDER_SECRET | generated once into $DEIS_HOME/builder-secret | authenticates builder hooks |
 | DEIS_STACK_IMAGE | deis/stack:bookworm | image buildpack apps build and run on |
 | DEIS_DOCKER_HOST | (docker SDK default) | Docker Engine of the local host |
+| DEIS_SCHEDULER | local | ``local`` runs releases on this machine's engine; ``off``: releases are records only |
 """
 from __future__ import annotations
 
@@ -41,6 +42,7 @@ class Settings:
     controller_url: str
     stack_image: str
     docker_host: str | None
+    scheduler: str = "local"
 
     @property
     def registry(self) -> str:
@@ -81,7 +83,15 @@ def load(env: dict | None = None) -> Settings:
         controller_url=env.get("DEIS_CONTROLLER_URL") or f"http://127.0.0.1:{controller_port}",
         stack_image=env.get("DEIS_STACK_IMAGE") or "deis/stack:bookworm",
         docker_host=env.get("DEIS_DOCKER_HOST") or None,
+        scheduler=_choice(env, "DEIS_SCHEDULER", "local", ("local", "off")),
     )
+
+
+def _choice(env: dict, name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = env.get(name) or default
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
 
 
 def read_or_create_secret(path: Path) -> str:

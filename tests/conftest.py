@@ -83,6 +83,7 @@ def start_controller(home: Path, extra_env: dict | None = None, workers: int = 2
         "DEIS_HOME": str(home),
         "DEIS_CONTROLLER_PORT": str(port),
         "DEIS_BUILDER_SECRET": secret,
+        "DEIS_SCHEDULER": "off",  # releases as records only; end-to-end run tests pass "local"
         **(extra_env or {}),
     }
     proc = spawn([sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}",

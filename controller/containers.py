@@ -1,0 +1,110 @@
+"""Running processes: ``deis ps``, ``ps:restart``, ``logs`` and ``run`` (one-off containers)."""
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import asdict
+
+from flask import Blueprint, Response, current_app, request
+
+from controller import deploys, releases
+from controller.access import app_for_user, body, session
+from controller.errors import BadRequest, Conflict
+from controller.scheduling import release_spec
+from scheduler.errors import SchedulerError
+
+bp = Blueprint("containers", __name__)
+MAX_LOG_LINES = 10_000
+RUN_TIMEOUT = 3600
+
+
+def _deployer():
+    deployer = current_app.extensions.get("deis_deployer")
+    if deployer is None:
+        raise Conflict("this controller runs without a scheduler (DEIS_SCHEDULER=off)")
+    return deployer
+
+
+@bp.get("/apps/<name>/containers")
+def list_containers(name):
+    app = app_for_user(name)
+    processes = [asdict(p) for p in _deployer().scheduler.status(app.name)]
+    return {"count": len(processes), "results": processes}
+
+
+@bp.post("/apps/<name>/containers/restart")
+def restart(name):
+    target = (request.get_json(silent=True) or {}).get("target")
+    if target is not None and not isinstance(target, str):
+        raise BadRequest("target must be a process type or type.num, e.g. web or web.2")
+    app = app_for_user(name, lock=True)
+    _deployer()
+    if releases.latest(session(), app).build is None:
+        raise Conflict(f"{app.name} has no build yet: nothing to restart")
+    session().commit()  # release the app lock: the restart itself is serialized by the scheduler
+    return {"deploy": deploys.restart(app, target)}
+
+
+@bp.get("/apps/<name>/logs")
+def logs(name):
+    """Container output and platform events, merged in time order; ``follow=1`` streams."""
+    app = app_for_user(name)
+    raw = request.args.get("lines", "100")
+    if not raw.isdigit() or not 0 <= int(raw) <= MAX_LOG_LINES:
+        raise BadRequest(f"lines must be a whole number between 0 and {MAX_LOG_LINES}")
+    lines, follow = int(raw), request.args.get("follow") in ("1", "true")
+    deployer = _deployer()
+    merged = sorted(deployer.events.tail(app.name, lines) + list(deployer.scheduler.logs(app.name, lines)))
+    backlog = merged[-lines:] if lines else []
+    if not follow:
+        return Response("".join(f"{line}\n" for line in backlog), mimetype="text/plain")
+
+    stop = threading.Event()
+
+    def stream():
+        yield "".join(f"{line}\n" for line in backlog)
+        try:
+            for line in deployer.scheduler.logs(app.name, 0, follow=True, stop=stop):
+                yield f"{line}\n"
+        finally:
+            stop.set()
+
+    return Response(stream(), mimetype="text/plain")
+
+
+@bp.post("/apps/<name>/run")
+def run(name):
+    """Run a command in a one-off container of the current release; streams JSON lines:
+    ``{"output": "..."}`` as it comes, then ``{"exit_code": N}`` (or ``{"error": "..."}``)."""
+    command = body().get("command")
+    if not isinstance(command, str) or not command.strip() or "\x00" in command:
+        raise BadRequest("command must be a non-empty string")
+    app = app_for_user(name)
+    db = session()
+    release = releases.latest(db, app)
+    if release.build is None:
+        raise Conflict(f"{app.name} has no build yet: push code or pull an image first")
+    spec = release_spec(db, app, release)
+    deployer = _deployer()
+    deployer.events.record(app.name, f"run {command!r} on v{release.version}")
+
+    def stream():
+        chunks: list[bytes] = []
+        done = threading.Event()
+        result = {}
+
+        def work():
+            try:
+                result["exit_code"] = deployer.scheduler.run(spec, command, chunks.append, timeout=RUN_TIMEOUT)
+            except SchedulerError as exc:
+                result["error"] = str(exc)
+            finally:
+                done.set()
+
+        threading.Thread(target=work, daemon=True).start()
+        while not done.wait(0.1) or chunks:
+            while chunks:
+                yield json.dumps({"output": chunks.pop(0).decode("utf-8", "replace")}) + "\n"
+        yield json.dumps(result) + "\n"
+
+    return Response(stream(), mimetype="application/x-ndjson")

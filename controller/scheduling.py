@@ -1,0 +1,109 @@
+"""The controller's side of running releases: desired state from the database, as scheduler specs.
+
+``Deployer`` is what ``controller.deploys`` calls after a release or scale change is committed; it
+turns the app's rows into a :class:`scheduler.spec.ReleaseSpec`, asks the scheduler to converge and
+reports the outcome (progress lines, ok/detail) back to the command that triggered it.
+"""
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from controller.errors import BadRequest
+from controller.events import EventLog
+from controller.models import App, Domain, Release
+from scheduler.errors import InvalidSpec, SchedulerError, Superseded
+from scheduler.spec import HealthCheck, ReleaseSpec
+
+log = logging.getLogger(__name__)
+
+# Deis v1 configured health checks through config; these keys map to the scheduler's HealthCheck.
+HEALTHCHECK_KEYS = {"HEALTHCHECK_URL": ("path", str), "HEALTHCHECK_STATUS": ("status", int),
+                    "HEALTHCHECK_TIMEOUT": ("timeout", float), "HEALTHCHECK_INTERVAL": ("interval", float),
+                    "HEALTHCHECK_INITIAL_DELAY": ("initial_delay", float)}
+
+
+def healthcheck(values: dict) -> dict | None:
+    """The HTTP check configured by HEALTHCHECK_* config keys (None: the port check only)."""
+    if "HEALTHCHECK_URL" not in values:
+        return None
+    check = {}
+    for key, (name, parse) in HEALTHCHECK_KEYS.items():
+        if key in values:
+            try:
+                check[name] = parse(values[key])
+            except ValueError:
+                raise BadRequest(f"{key} must be a number, got {values[key]!r}") from None
+    return check
+
+
+def check_healthcheck(values: dict) -> None:
+    """Refuse HEALTHCHECK_* config the scheduler could not use, before it is committed."""
+    check = healthcheck(values)
+    if check is not None:
+        try:
+            HealthCheck(**check)
+        except InvalidSpec as exc:
+            raise BadRequest(str(exc)) from None
+
+
+def limits(memory: dict, cpu: dict) -> dict:
+    return {ptype: {k: v for k, v in (("memory", memory.get(ptype)), ("cpu", cpu.get(ptype))) if v is not None}
+            for ptype in set(memory) | set(cpu)}
+
+
+def release_spec(db: Session, app: App, release: Release) -> ReleaseSpec | None:
+    """What should run for ``app`` at ``release``; None while the app has no build."""
+    build = release.build
+    if build is None:
+        return None
+    config = release.config
+    domains = tuple(db.scalars(select(Domain.domain).where(Domain.app_id == app.id).order_by(Domain.domain)))
+    procfile = {ptype: command for ptype, command in build.procfile.items() if command}
+    return ReleaseSpec(app=app.name, version=release.version, image=build.image, kind=build.kind,
+                       procfile=procfile, config=config.values, scale=dict(app.structure or {}),
+                       limits=limits(config.memory, config.cpu), healthcheck=healthcheck(config.values),
+                       domains=domains)
+
+
+class Deployer:
+    def __init__(self, scheduler, events: EventLog):
+        self.scheduler = scheduler
+        self.events = events
+
+    def deploy(self, db: Session, app: App, release: Release) -> dict:
+        self.events.record(app.name, f"release v{release.version} created: {release.summary}")
+        if release.build is None:
+            return {"ok": True, "detail": "no build yet: nothing to run", "log": []}
+        return self._converge(app.name, f"deploy of v{release.version}",
+                              lambda p: self.scheduler.deploy(release_spec(db, app, release), p))
+
+    def scale(self, db: Session, app: App, release: Release) -> dict:
+        scale = " ".join(f"{t}={n}" for t, n in sorted((app.structure or {}).items()))
+        self.events.record(app.name, f"scaled {scale}")
+        return self._converge(app.name, f"scale to {scale}",
+                              lambda p: self.scheduler.scale(release_spec(db, app, release), p))
+
+    def restart(self, db: Session, app: App, release: Release, target: str | None) -> dict:
+        return self._converge(app.name, f"restart of {target or 'all processes'}",
+                              lambda p: self.scheduler.restart(release_spec(db, app, release), target, p))
+
+    def destroy(self, app_name: str) -> None:
+        self.scheduler.destroy(app_name)
+        self.events.forget(app_name)
+
+    def _converge(self, app_name: str, what: str, action) -> dict:
+        lines: list[str] = []
+        self.events.record(app_name, f"{what} started")
+        try:
+            action(lines.append)
+        except Superseded as exc:
+            self.events.record(app_name, f"{what} skipped: {exc}")
+            return {"ok": True, "detail": str(exc), "log": lines}
+        except SchedulerError as exc:
+            self.events.record(app_name, f"{what} failed: {exc}")
+            return {"ok": False, "detail": str(exc), "log": lines}
+        self.events.record(app_name, f"{what} finished")
+        return {"ok": True, "detail": f"{what} finished", "log": lines}

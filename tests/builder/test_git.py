@@ -1,0 +1,53 @@
+import pytest
+
+from builder.errors import CommandRefused
+from builder.git import AppRepos, parse_git_command
+from builder.push import ref_refusal
+
+
+@pytest.mark.parametrize("command, app", [
+    ("git-receive-pack 'myapp.git'", "myapp"),
+    ("git-receive-pack '/myapp.git'", "myapp"),
+    ("git-receive-pack 'my-app-2'", "my-app-2"),
+    ("git receive-pack '/x.git'", "x"),
+])
+def test_receive_pack_commands(command, app):
+    assert parse_git_command(command) == ("git-receive-pack", app)
+
+
+@pytest.mark.parametrize("command, message", [
+    ("", "interactive shells are not available"),
+    ("ls -la", "command not allowed: 'ls -la'"),
+    ("git-upload-pack 'myapp.git'", "fetching from the builder is not supported"),
+    ("git-receive-pack 'MyApp.git'", "invalid app name 'MyApp'"),
+    ("git-receive-pack '../etc/passwd.git'", "invalid app name"),
+    ("git-receive-pack 'a--b.git'", "invalid app name"),
+    ("git-receive-pack 'app.git' extra", "command not allowed"),
+    ("git-receive-pack '" + "a" * 41 + ".git'", "at most 40 characters"),
+    ("git-receive-pack 'unterminated", "command not allowed"),
+])
+def test_refused_commands(command, message):
+    with pytest.raises(CommandRefused) as info:
+        parse_git_command(command)
+    assert message in str(info.value)
+
+
+def test_only_master_and_main_deploy():
+    sha = b"1" * 40
+    assert ref_refusal(b"refs/heads/master", sha) is None
+    assert ref_refusal(b"refs/heads/main", sha) is None
+    assert "git push deis feature:master" in ref_refusal(b"refs/heads/feature", sha)
+    assert "not refs/tags/v1" in ref_refusal(b"refs/tags/v1", sha)
+    assert "deleting master is not allowed" in ref_refusal(b"refs/heads/master", b"0" * 40)
+
+
+def test_repo_of_a_destroyed_app_is_replaced(tmp_path):
+    repos = AppRepos(tmp_path)
+    repo = repos.open("app", "uuid-1")
+    (repos.path("app") / "leftover").write_text("old")
+    repo.close()
+    repos.open("app", "uuid-1").close()
+    assert (repos.path("app") / "leftover").exists()
+    repos.open("app", "uuid-2").close()
+    assert not (repos.path("app") / "leftover").exists()
+    assert (repos.path("app") / "deis-app-id").read_text().strip() == "uuid-2"

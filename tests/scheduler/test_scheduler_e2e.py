@@ -1,0 +1,164 @@
+"""End to end: real Docker containers behind a real nginx router."""
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from scheduler import DeployError, InvalidSpec, ReleaseSpec, Superseded
+from scheduler.containers import plan_process
+from scheduler.reconcile import reconcile_once
+from tests.scheduler.conftest import Load, get
+
+pytestmark = pytest.mark.slow
+
+
+def release(image, version, app="shop", scale=None, **config):
+    return ReleaseSpec(app=app, version=version, image=image, kind="image",
+                       procfile={"worker": "echo working; exec sleep 600"},
+                       config={"MSG": "hello", **config}, scale=scale or {"cmd": 1},
+                       healthcheck={"path": "/healthz", "interval": 0.1})
+
+
+def test_deploy_then_cutover_under_load(scheduler, router, echo_image):
+    lines = []
+    result = scheduler.deploy(release(echo_image, 1, scale={"cmd": 1, "worker": 1}), lines.append)
+    assert get(router, "shop").text == "hello v1"
+    assert get(router, "shop", "/env/DEIS_APP").text == "shop"
+    assert result.started == ("shop_v1.cmd.1", "shop_v1.worker.1")
+    assert any("is healthy" in line for line in lines) and lines[-1].startswith("shop v1 is running")
+
+    with Load(router, "shop") as load:
+        time.sleep(0.3)
+        scheduler.deploy(release(echo_image, 2, MSG="bonjour"), lines.append)
+        time.sleep(0.3)
+    print(f"cutover v1->v2: {load.totals.ok} ok, {load.totals.failed} failed")
+    assert load.totals.failed == 0, load.errors[:5]
+    assert load.totals.bodies == {"hello v1", "bonjour v2"}
+    assert get(router, "shop").text == "bonjour v2"
+    status = scheduler.status("shop")
+    assert [(s.name, s.state, s.release) for s in status] == [("shop_v2.cmd.1", "up", 2)]
+    assert status[0].address == router.route("shop").upstreams[0]
+
+
+def test_scale_up_down_and_restart_under_load(scheduler, router, echo_image):
+    spec = release(echo_image, 1)
+    scheduler.deploy(spec)
+    first = scheduler.status("shop")[0]
+    with Load(router, "shop") as load:
+        scheduler.scale(release(echo_image, 1, scale={"cmd": 3}))
+        assert len(router.route("shop").upstreams) == 3
+        scheduler.scale(release(echo_image, 1, scale={"cmd": 1}))
+        scheduler.restart(spec, "cmd")
+        time.sleep(0.3)
+    print(f"scale 1->3->1 and restart: {load.totals.ok} ok, {load.totals.failed} failed")
+    assert load.totals.failed == 0, load.errors[:5]
+    status = scheduler.status("shop")
+    assert [s.name for s in status] == ["shop_v1.cmd.1"]
+    assert status[0].address != first.address  # a fresh container took the canonical name
+    with pytest.raises(InvalidSpec):
+        scheduler.restart(spec, "cmd.7")
+    scheduler.scale(release(echo_image, 1, scale={"cmd": 0}))
+    assert get(router, "shop").status_code == 503
+    assert scheduler.status("shop") == []
+
+
+def test_failed_health_check_keeps_old_release(scheduler, router, echo_image):
+    scheduler.deploy(release(echo_image, 1))
+    with pytest.raises(DeployError) as info:
+        scheduler.deploy(release(echo_image, 2, HEALTH_STATUS="500"))
+    assert "answered 500, expected 200" in str(info.value)
+    assert "booting v2" in str(info.value)  # the new container's last log lines
+    with pytest.raises(DeployError) as crashed:
+        scheduler.deploy(release(echo_image, 3, CRASH="1"))
+    assert "exited with code 3" in str(crashed.value) and "boom: CRASH is set" in str(crashed.value)
+    assert get(router, "shop").text == "hello v1"
+    assert [s.name for s in scheduler.status("shop")] == ["shop_v1.cmd.1"]
+    scheduler.deploy(release(echo_image, 4))
+    assert get(router, "shop").text == "hello v4"
+
+
+def test_killed_container_is_replaced_by_reconcile(scheduler, router, echo_image, docker_client):
+    spec = release(echo_image, 1, scale={"cmd": 2})
+    scheduler.deploy(spec)
+    victim = scheduler.status("shop")[0]
+    docker_client.containers.get(victim.name).kill()
+    assert [s.state for s in scheduler.status("shop")] == ["crashed", "up"]
+    began = time.monotonic()
+    report = reconcile_once(scheduler, [spec])
+    print(f"replaced in {time.monotonic() - began:.2f}s: {report}")
+    assert report.restarted == [victim.name]
+    status = scheduler.status("shop")
+    assert [(s.state, s.restarts) for s in status] == [("up", 1), ("up", 0)]
+    assert sorted(router.route("shop").upstreams) == sorted(s.address for s in status)
+    for _ in range(4):
+        assert get(router, "shop").text == "hello v1"
+    # A second crash right away is held back by the backoff and stays visible as crashed.
+    docker_client.containers.get(victim.name).kill()
+    report = reconcile_once(scheduler, [spec])
+    assert report.backing_off == ["shop cmd.1"]
+    assert scheduler.status("shop")[0].state == "crashed"
+
+
+def test_reconcile_removes_leftovers_and_deploys_missed_release(scheduler, router, echo_image, docker_client):
+    scheduler.deploy(release(echo_image, 1))
+    # Leftover of an interrupted deploy, and a release that was never deployed.
+    host = scheduler.hosts["local"]
+    host.run(plan_process(release(echo_image, 9), "cmd", 1, host.platform))
+    report = reconcile_once(scheduler, [release(echo_image, 1)])
+    assert report.stopped == ["shop_v9.cmd.1"]
+    report = reconcile_once(scheduler, [release(echo_image, 2)])
+    assert report.deployed == ["shop v2"]
+    assert get(router, "shop").text == "hello v2"
+    with pytest.raises(Superseded):
+        scheduler.deploy(release(echo_image, 1))
+
+
+def test_burst_of_deploys_ends_with_latest(scheduler, router, echo_image):
+    errors = []
+
+    def deploy(version):
+        try:
+            scheduler.deploy(release(echo_image, version))
+        except Superseded as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=deploy, args=(v,)) for v in (1, 2, 3, 4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert get(router, "shop").text == "hello v4"
+    assert [s.name for s in scheduler.status("shop")] == ["shop_v4.cmd.1"]
+
+
+def test_run_logs_and_destroy(scheduler, router, echo_image):
+    spec = release(echo_image, 1, scale={"cmd": 1, "worker": 1})
+    scheduler.deploy(spec)
+    output = []
+    code = scheduler.run(spec, ["sh", "-c", 'echo "app=$DEIS_APP msg=$MSG"; exit 7'], output.append)
+    assert code == 7 and b"".join(output) == b"app=shop msg=hello\n"
+    assert scheduler.run(spec, "sleep 30", output.append, timeout=1) == 124
+    assert [s.type for s in scheduler.status("shop")] == ["cmd", "worker"]  # one-offs are gone
+    logs = list(scheduler.logs("shop", lines=10))
+    assert any(line.endswith("shop[worker.1]: working") for line in logs)
+    assert any("shop[cmd.1]: booting v1" in line for line in logs)
+    follower = scheduler.logs("shop", lines=0, follow=True)
+    found = []
+
+    def read():
+        for line in follower:
+            found.append(line)
+            if "booting v2" in line:
+                return
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    scheduler.deploy(release(echo_image, 2, scale={"cmd": 1, "worker": 1}))
+    reader.join(timeout=10)
+    follower.close()
+    assert any("shop[cmd.1]: booting v2" in line for line in found), found
+    assert sorted(scheduler.destroy("shop")) == ["shop_v2.cmd.1", "shop_v2.worker.1"]
+    assert scheduler.status("shop") == [] and router.route("shop") is None
+    assert get(router, "shop").status_code == 404
