@@ -81,10 +81,10 @@ def ensure_stack_image(docker_client, image: str, cache_dir: Path = DEFAULT_CACH
     tarball = rootfs_tarball(cache_dir)
     repository, _, tag = image.rpartition(":") if ":" in image.split("/")[-1] else (image, "", "latest")
     log.info("importing %s as %s", tarball, image)
-    with open(tarball, "rb") as f:
-        docker_client.api.import_image_from_stream(
-            f, repository=repository, tag=tag,
-            changes=["ENV LANG=C.UTF-8", "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
-        )
+    # From the file, not a stream: the SDK sends streams chunked, which dockerd 20.10 rejects.
+    docker_client.api.import_image_from_file(
+        str(tarball), repository=repository, tag=tag,
+        changes=["ENV LANG=C.UTF-8", "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
+    )
     docker_client.images.get(image)
     return image

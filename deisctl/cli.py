@@ -7,17 +7,40 @@ import sys
 import click
 
 from deisctl import processes
-from deisctl.components import COMPONENTS, Component
+from deisctl.components import COMPONENTS
 from deisctl.settings import Settings, load
-
-
-def _pidfile(s: Settings, c: Component):
-    return s.home / "run" / f"{c.name}.pid"
 
 
 def _env(s: Settings) -> dict:
     # Children see the same settings (and the same generated builder secret) as deisctl.
     return {**os.environ, "DEIS_HOME": str(s.home), "DEIS_BUILDER_SECRET": s.builder_secret}
+
+
+def _docker(s: Settings):
+    import docker
+
+    try:
+        client = docker.DockerClient(base_url=s.docker_host) if s.docker_host else docker.from_env()
+        client.ping()
+    except docker.errors.DockerException as exc:
+        raise click.ClickException(f"the Docker Engine does not answer ({exc}); start dockerd") from None
+    return client
+
+
+def _ensure_stack(s: Settings) -> None:
+    from builder.errors import StackError
+    from builder.stack import ensure_stack_image
+
+    client = _docker(s)
+    try:
+        exists = bool(client.images.list(name=s.stack_image))
+        if not exists:
+            click.echo(f"{'stack':<12} building {s.stack_image} (debootstrap, about a minute the first time)")
+        ensure_stack_image(client, s.stack_image)
+    except StackError as exc:
+        raise click.ClickException(str(exc)) from None
+    if not exists:
+        click.echo(f"{'stack':<12} {s.stack_image} ready")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -27,23 +50,30 @@ def cli():
 
 @cli.command()
 def up():
-    """Start every component that is not running (idempotent)."""
+    """Start every component that is not running (idempotent); build the stack image if missing."""
     s = load()
     for d in ("logs", "run"):
         (s.home / d).mkdir(parents=True, exist_ok=True)
+    if s.scheduler != "off":
+        _ensure_stack(s)
     for c in COMPONENTS:
-        pid = processes.read_pid(_pidfile(s, c))
+        pid = processes.read_pid(c.pidfile(s))
         if pid is not None:
             click.echo(f"{c.name:<12} already running (pid {pid})")
             continue
-        proc = processes.spawn(c.argv(s), s.home / "logs" / f"{c.name}.log", _pidfile(s, c), env=_env(s))
+        logfile = s.home / "logs" / f"{c.name}.log"
         try:
+            if c.prepare:
+                c.prepare(s)
+            proc = processes.spawn(c.argv(s), logfile, c.pidfile(s), env=_env(s))
             processes.wait_for(lambda: c.answers(s), c.ready_timeout, c.name, process=proc)
-        except processes.ProcessError as exc:
-            _pidfile(s, c).unlink(missing_ok=True)
-            raise click.ClickException(f"{exc}; see {s.home / 'logs' / (c.name + '.log')}") from None
+        except Exception as exc:  # noqa: BLE001 - any failure: say which component and where its log is
+            c.pidfile(s).unlink(missing_ok=True)
+            raise click.ClickException(f"{c.name}: {exc}; see {logfile}") from None
         click.echo(f"{c.name:<12} started (pid {proc.pid})")
     click.echo(f"controller: http://127.0.0.1:{s.controller_port}")
+    click.echo(f"builder:    ssh://git@127.0.0.1:{s.builder_port}/<app>.git")
+    click.echo(f"apps:       http://<app>.{s.domain}:{s.router_port}")
 
 
 @cli.command()
@@ -51,7 +81,7 @@ def down():
     """Stop every component this platform started (apps' containers keep running)."""
     s = load()
     for c in reversed(COMPONENTS):
-        stopped = processes.stop_pidfile(_pidfile(s, c))
+        stopped = processes.stop_pidfile(c.pidfile(s))
         click.echo(f"{c.name:<12} {'stopped' if stopped else 'not running'}")
 
 
@@ -61,12 +91,25 @@ def status():
     s = load()
     healthy = True
     for c in COMPONENTS:
-        pid = processes.read_pid(_pidfile(s, c))
+        pid = processes.read_pid(c.pidfile(s))
         answers = c.answers(s)
         healthy &= answers
         state = "up" if answers else ("not answering" if pid else "down")
         click.echo(f"{c.name:<12} {state:<14} pid {pid or '-'}")
     sys.exit(0 if healthy else 1)
+
+
+@cli.group()
+def stack():
+    """The stack image buildpack apps build and run on."""
+
+
+@stack.command("build")
+def stack_build():
+    """Build the stack image if missing (debootstrap + docker import; the rootfs is cached outside DEIS_HOME)."""
+    s = load()
+    _ensure_stack(s)
+    click.echo(f"{s.stack_image} is ready")
 
 
 def main():

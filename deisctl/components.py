@@ -1,4 +1,9 @@
-"""The platform's processes on this machine, in start order, and how to tell each one answers."""
+"""The platform's processes on this machine, in start order, and how to tell each one answers.
+
+Each component is a long-running process that ``deisctl`` starts with an argument list, keeps a
+pid file for and stops by that pid. ``prepare`` writes what the process needs before it starts
+(the registry's and the router's configuration files).
+"""
 from __future__ import annotations
 
 import sys
@@ -7,7 +12,7 @@ from typing import Callable
 
 import requests
 
-from deisctl.processes import port_answers
+from deisctl.processes import pid_alive, port_answers, read_pid
 from deisctl.settings import Settings
 
 
@@ -16,19 +21,40 @@ class Component:
     name: str
     argv: Callable[[Settings], list[str]]
     answers: Callable[[Settings], bool]
+    prepare: Callable[[Settings], None] | None = None
     ready_timeout: float = 30
 
-
-def _controller_argv(s: Settings) -> list[str]:
-    return [sys.executable, "-m", "gunicorn", "--workers", "4", "--bind", f"0.0.0.0:{s.controller_port}",
-            "--access-logfile", "-",
-            "--timeout", "600", "controller.wsgi:application"]
+    def pidfile(self, s: Settings):
+        return s.home / "run" / f"{self.name}.pid"
 
 
-def _controller_answers(s: Settings) -> bool:
+def _python(module: str, *args: str) -> Callable[[Settings], list[str]]:
+    return lambda s: [sys.executable, "-m", module, *args]
+
+
+def _port(attribute: str) -> Callable[[Settings], bool]:
+    return lambda s: port_answers(getattr(s, attribute))
+
+
+def _running(name: str) -> Callable[[Settings], bool]:
+    """For processes that serve no port: alive is all there is to ask."""
+    def answers(s: Settings) -> bool:
+        pid = read_pid(s.home / "run" / f"{name}.pid")
+        return pid is not None and pid_alive(pid)
+    return answers
+
+
+def _worker_answers(s: Settings) -> bool:
+    """The build worker has registered itself with Redis (so it takes jobs)."""
+    from redis import Redis
+    from rq import Worker
+
+    pid = read_pid(s.home / "run" / "worker.pid")
+    if pid is None:
+        return False
     try:
-        return requests.get(f"http://127.0.0.1:{s.controller_port}/healthz", timeout=1).status_code == 200
-    except requests.RequestException:
+        return any(w.pid == pid for w in Worker.all(connection=Redis.from_url(s.redis_url)))
+    except Exception:  # noqa: BLE001 - Redis down means the worker does not answer either
         return False
 
 
@@ -39,7 +65,49 @@ def _redis_argv(s: Settings) -> list[str]:
             "--appendonly", "yes", "--save", ""]
 
 
+def _registry_prepare(s: Settings) -> None:
+    from builder.registry import write_config
+
+    write_config(s.home, s.registry_port)
+
+
+def _registry_argv(s: Settings) -> list[str]:
+    return ["docker-registry", "serve", str(s.home / "registry" / "config.yml")]
+
+
+def _controller_argv(s: Settings) -> list[str]:
+    # Deploys run inside requests (health-gated cutover), hence the long timeout.
+    return [sys.executable, "-m", "gunicorn", "--workers", "4", "--bind", f"0.0.0.0:{s.controller_port}",
+            "--access-logfile", "-", "--timeout", "600", "controller.wsgi:application"]
+
+
+def _controller_answers(s: Settings) -> bool:
+    try:
+        return requests.get(f"http://127.0.0.1:{s.controller_port}/healthz", timeout=1).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def _router_prepare(s: Settings) -> None:
+    from router.router import Router
+
+    Router.from_settings(s).apply()  # nginx.conf rendered from the persisted routes and checked
+
+
+def _router_argv(s: Settings) -> list[str]:
+    from router import nginx
+
+    prefix = s.home / "router"
+    return ["nginx", "-p", f"{prefix}/", "-c", str(prefix / nginx.CONF_NAME), "-g", "daemon off;"]
+
+
 COMPONENTS: list[Component] = [
-    Component("redis", _redis_argv, lambda s: port_answers(s.redis_port)),
+    Component("redis", _redis_argv, _port("redis_port")),
+    Component("registry", _registry_argv, _port("registry_port"), prepare=_registry_prepare),
+    Component("router", _router_argv, _port("router_port"), prepare=_router_prepare),
     Component("controller", _controller_argv, _controller_answers),
+    Component("builder", _python("builder.server"), _port("builder_port")),
+    Component("worker", _python("builder.worker"), _worker_answers),
+    Component("reconciler", _python("scheduler.reconcile", "--desired", "controller.desired:specs"),
+              _running("reconciler")),
 ]

@@ -17,11 +17,18 @@ def run(env, *args):
     return subprocess.run([*DEISCTL, *args], env=env, capture_output=True, text=True, timeout=120)
 
 
+PORTS = ("DEIS_CONTROLLER_PORT", "DEIS_REDIS_PORT", "DEIS_REGISTRY_PORT", "DEIS_BUILDER_PORT", "DEIS_ROUTER_PORT")
+
+
+def own_ports(env: dict, home: Path) -> dict:
+    return {**env, "DEIS_HOME": str(home), **{name: str(free_port()) for name in PORTS}}
+
+
 @pytest.fixture
 def platform_env(tmp_path):
-    env = {**os.environ, "DEIS_HOME": str(tmp_path / "home"), "DEIS_CONTROLLER_PORT": str(free_port()),
-           "DEIS_REDIS_PORT": str(free_port())}
-    env.pop("DEIS_BUILDER_SECRET", None)
+    env = own_ports(os.environ, tmp_path / "home")
+    for name in ("DEIS_BUILDER_SECRET", "DEIS_REDIS_URL", "DEIS_CONTROLLER_URL", "DEIS_DATABASE_URL"):
+        env.pop(name, None)
     yield env
     run(env, "down")
 
@@ -47,7 +54,8 @@ def test_builder_secret_is_created_once_with_mode_0600(tmp_path):
 def test_up_is_idempotent_status_reports_and_down_stops(platform_env):
     up = run(platform_env, "up")
     assert up.returncode == 0, up.stdout + up.stderr
-    assert "controller   started" in up.stdout
+    for name in ("redis", "registry", "router", "controller", "builder", "worker", "reconciler"):
+        assert f"{name:<12} started" in up.stdout, up.stdout
     url = f"http://127.0.0.1:{platform_env['DEIS_CONTROLLER_PORT']}"
     assert requests.get(f"{url}/healthz", timeout=5).json() == {"status": "ok"}
     pids = {line.split()[0]: line.split()[-1].rstrip(")") for line in up.stdout.splitlines() if "started" in line}
@@ -73,8 +81,7 @@ def test_up_is_idempotent_status_reports_and_down_stops(platform_env):
 
 
 def test_two_platforms_side_by_side(platform_env, tmp_path):
-    other = {**platform_env, "DEIS_HOME": str(tmp_path / "other"), "DEIS_CONTROLLER_PORT": str(free_port()),
-             "DEIS_REDIS_PORT": str(free_port())}
+    other = own_ports(platform_env, tmp_path / "other")
     try:
         assert run(platform_env, "up").returncode == 0
         assert run(other, "up").returncode == 0

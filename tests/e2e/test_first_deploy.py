@@ -1,0 +1,28 @@
+"""The README's first session, end to end: deisctl up, deis create, git push, the app answers through the router."""
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def test_push_deploys_and_the_app_answers_through_the_router(live_platform):
+    work = live_platform.checkout("python-web")
+    app = live_platform.create_app(work)
+    info = live_platform.deis("apps:info", cwd=work).ok().output  # the app inferred from the git remote
+    assert app in info and f"http://{app}.{live_platform.domain}" in info
+
+    push = live_platform.push(work)
+    assert push.returncode == 0, push.output + live_platform.logs()
+    assert "-----> Python app detected" in push.output
+    assert f"{app} v2 deployed" in push.output
+    assert f"http://{app}.{live_platform.domain}" in push.output
+
+    r = live_platform.get(app)
+    assert r.status_code == 200, r.text
+    assert r.text == f"Hello from {app} (release v2)\n"
+
+    ps = live_platform.deis("ps", cwd=work).ok().output
+    assert [line.split()[:3] for line in ps.splitlines() if line.startswith(app)] == \
+        [[f"{app}_v2.web.1", "up", "v2"]], ps
+    print(push.output, ps, sep="\n")
+
+    assert live_platform.get("no-such-app").status_code == 404
