@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up this machine for the platform, then bring it up or run the tests.
-#   sudo ./bootstrap.sh up     install, start the platform, register a demo user, create an app ready to push
+#   sudo ./bootstrap.sh up     install, start the platform, register a demo user, push a first app
 #   sudo ./bootstrap.sh test   install, start the daemons the tests need, run the whole test suite
 # Idempotent: packages, the venv (cached outside the repo) and running daemons are reused.
 set -euo pipefail
@@ -69,17 +69,31 @@ cmd_up() {
     setup
     deisctl up
     local url="http://127.0.0.1:${DEIS_CONTROLLER_PORT:-8000}"
-    if [[ ! -f "$HOME/.deis/client.json" ]]; then
+    local router_port="${DEIS_ROUTER_PORT:-80}" domain="${DEIS_DOMAIN:-deis.localhost}"
+    if ! deis whoami >/dev/null 2>&1; then
         log "registering the first user (admin): demo / demo-password"
         deis register "$url" --username demo --password demo-password --email demo@example.com ||
             deis login "$url" --username demo --password demo-password
     fi
     [[ -f "$HOME/.ssh/id_ed25519" ]] || ssh-keygen -q -t ed25519 -N "" -f "$HOME/.ssh/id_ed25519"
-    deis keys:add "$HOME/.ssh/id_ed25519.pub" 2>/dev/null || true
-    deis apps:list
+    deis keys:add "$HOME/.ssh/id_ed25519.pub" >/dev/null 2>&1 || true
+
+    # The first app: a copy of examples/python-web, pushed with git like any app.
+    local work="${DEIS_EXAMPLE_DIR:-$HOME/deis-example}"
+    if [[ ! -d "$work/.git" ]]; then
+        cp -r "$ROOT/examples/python-web" "$work"
+        git -C "$work" init -q -b master
+        git -C "$work" add -A
+        git -C "$work" -c user.name=demo -c user.email=demo@example.com commit -q -m "first commit"
+    fi
+    (cd "$work" && { git remote get-url deis >/dev/null 2>&1 || deis create hello; })
+    log "git push deis master (from $work)"
+    GIT_SSH_COMMAND="ssh -o StrictHostKeyChecking=accept-new" git -C "$work" push deis master
+    log "the first app answers through the router:"
+    curl -sS --max-time 10 -H "Host: hello.$domain" "http://127.0.0.1:$router_port/"
     log "the platform is up; try:"
     echo "    export PATH=$VENV/bin:\$PATH"
-    echo "    deis create myapp --no-remote && deis pull deis/stack:bookworm -a myapp && deis releases -a myapp"
+    echo "    cd $work && deis config:set GREETING=hi && deis scale web=2 && deis ps && deis releases && deis logs"
 }
 
 cmd_test() {
