@@ -112,5 +112,37 @@ def stack_build():
     click.echo(f"{s.stack_image} is ready")
 
 
+@cli.group()
+def cluster():
+    """A multi-host cluster on this machine: network-namespace hosts with their own dockerd and sshd."""
+
+
+@cluster.command("up")
+@click.option("--hosts", "count", type=click.IntRange(1, 50), default=3, show_default=True)
+def cluster_up(count):
+    """Create the hosts (idempotent) and pin their SSH host keys."""
+    from deisctl import cluster as namespace_cluster
+
+    s = load()
+    subnet = os.environ.get("DEIS_CLUSTER_SUBNET", namespace_cluster.DEFAULT_SUBNET)
+    _, bridge_cidr, _ = namespace_cluster.plan(s.home, count, subnet)
+    registry = f"{bridge_cidr.split('/')[0]}:{s.registry_port}"
+    try:
+        hosts = namespace_cluster.up(s.home, count, registry, subnet)
+    except namespace_cluster.ClusterError as exc:
+        raise click.ClickException(str(exc)) from None
+    for host in hosts:
+        click.echo(f"{host.name:<4} {host.ssh_url:<24} netns {host.netns}")
+
+
+@cluster.command("down")
+def cluster_down():
+    """Stop the hosts' daemons and containers; remove namespaces, links and the bridge."""
+    from deisctl import cluster as namespace_cluster
+
+    removed = namespace_cluster.down(load().home)
+    click.echo(f"removed {', '.join(removed)}" if removed else "no cluster")
+
+
 def main():
     cli(prog_name="deisctl")

@@ -1,0 +1,65 @@
+"""deisctl cluster up/down: network-namespace hosts, each with its own dockerd and key-only sshd."""
+import os
+import subprocess
+import sys
+
+import pytest
+
+from deisctl import cluster
+from deisctl.processes import free_port
+
+DEISCTL = [sys.executable, "-c", "from deisctl.cli import main; main()"]
+
+
+def test_plan_names_addresses_and_limits(tmp_path):
+    bridge, bridge_cidr, hosts = cluster.plan(tmp_path, 3, "10.213.0.0/24")
+    cid = cluster.cluster_id(tmp_path)
+    assert bridge == f"dbr-{cid}" and bridge_cidr == "10.213.0.1/24"
+    assert [(h.name, h.netns, h.address) for h in hosts] == [
+        ("h1", f"deis-{cid}-h1", "10.213.0.11"), ("h2", f"deis-{cid}-h2", "10.213.0.12"),
+        ("h3", f"deis-{cid}-h3", "10.213.0.13")]
+    assert all(len(h.veth) + 1 <= 15 for h in hosts)  # interface names (with the peer's "p") fit IFNAMSIZ
+    assert cluster.plan(tmp_path / "other", 1)[0] != bridge  # two platforms never share links
+    with pytest.raises(cluster.ClusterError, match="between 1 and"):
+        cluster.plan(tmp_path, 0)
+    with pytest.raises(cluster.ClusterError, match="between 1 and"):
+        cluster.plan(tmp_path, 5, "10.213.0.0/29")
+
+
+def ssh(home, address, command, key=None):
+    key = key or home / "ssh" / "id_ed25519"
+    return subprocess.run(["ssh", "-i", str(key), "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
+                           "-o", f"UserKnownHostsFile={home / 'ssh' / 'known_hosts'}",
+                           "-o", "StrictHostKeyChecking=yes", "-o", "ConnectTimeout=5",
+                           f"root@{address}", command], capture_output=True, text=True, timeout=30)
+
+
+@pytest.mark.slow
+def test_cluster_up_reaches_each_engine_over_ssh_and_down_removes_everything(tmp_path):
+    home = tmp_path / "home"
+    env = {**os.environ, "DEIS_HOME": str(home), "DEIS_CLUSTER_SUBNET": "10.213.9.0/24",
+           "DEIS_REGISTRY_PORT": str(free_port())}
+    try:
+        up = subprocess.run([*DEISCTL, "cluster", "up", "--hosts", "2"], env=env, capture_output=True, text=True,
+                            timeout=300)
+        assert up.returncode == 0, up.stdout + up.stderr
+        assert "h1   ssh://root@10.213.9.11" in up.stdout and "h2   ssh://root@10.213.9.12" in up.stdout
+        for name, address in (("h1", "10.213.9.11"), ("h2", "10.213.9.12")):
+            info = ssh(home, address, "docker info --format '{{.Labels}} {{.Driver}}'")
+            assert info.returncode == 0, info.stderr
+            assert info.stdout.split() == [f"[deis.host={name}]", "overlay2"]
+        # Key-only: a key the host does not know is refused.
+        stranger = tmp_path / "stranger"
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(stranger)], check=True)
+        refused = ssh(home, "10.213.9.11", "true", key=stranger)
+        assert refused.returncode == 255 and "Permission denied" in refused.stderr
+        again = subprocess.run([*DEISCTL, "cluster", "up", "--hosts", "2"], env=env, capture_output=True,
+                               text=True, timeout=300)
+        assert again.returncode == 0, again.stderr  # idempotent
+    finally:
+        down = subprocess.run([*DEISCTL, "cluster", "down"], env=env, capture_output=True, text=True, timeout=300)
+    assert down.returncode == 0 and "removed h1, h2" in down.stdout, down.stdout + down.stderr
+    netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    assert cluster.cluster_id(home) not in netns
+    assert subprocess.run(["ip", "link", "show", f"dbr-{cluster.cluster_id(home)}"],
+                          capture_output=True).returncode != 0
