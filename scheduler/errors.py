@@ -52,3 +52,13 @@ class Superseded(SchedulerError):
         self.version = version
         self.deployed = deployed
         super().__init__(f"{app} v{version} was superseded by v{deployed}; not deployed")
+
+
+class Unschedulable(SchedulerError):
+    """The desired processes do not fit on the hosts; nothing was changed."""
+
+    def __init__(self, app: str, ptype: str, reason: str):
+        self.app = app
+        self.type = ptype
+        self.reason = reason
+        super().__init__(f"cannot place {app} {ptype}: {reason}")
