@@ -7,6 +7,8 @@ import pytest
 
 from deisctl import cluster
 from deisctl.processes import free_port
+from scheduler.errors import HostError
+from scheduler.ssh import docker_over_ssh
 
 DEISCTL = [sys.executable, "-c", "from deisctl.cli import main; main()"]
 
@@ -48,6 +50,12 @@ def test_cluster_up_reaches_each_engine_over_ssh_and_down_removes_everything(tmp
             info = ssh(home, address, "docker info --format '{{.Labels}} {{.Driver}}'")
             assert info.returncode == 0, info.stderr
             assert info.stdout.split() == [f"[deis.host={name}]", "overlay2"]
+        # The scheduler's transport: the docker SDK over paramiko, platform key, pinned host keys only.
+        engine = docker_over_ssh("ssh://root@10.213.9.12", home / "ssh" / "id_ed25519", home / "ssh" / "known_hosts")
+        assert engine.info()["Labels"] == ["deis.host=h2"]
+        (tmp_path / "empty_known_hosts").write_text("")
+        with pytest.raises(HostError, match="SSH key is not pinned"):
+            docker_over_ssh("ssh://root@10.213.9.12", home / "ssh" / "id_ed25519", tmp_path / "empty_known_hosts")
         # Key-only: a key the host does not know is refused.
         stranger = tmp_path / "stranger"
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(stranger)], check=True)
