@@ -132,7 +132,24 @@ def cluster_up(count):
     except namespace_cluster.ClusterError as exc:
         raise click.ClickException(str(exc)) from None
     for host in hosts:
-        click.echo(f"{host.name:<4} {host.ssh_url:<24} netns {host.netns}")
+        click.echo(f"{host.name:<4} {host.ssh_url:<24} netns {host.netns}  {_register(s, host)}")
+
+
+def _register(s: Settings, host) -> str:
+    """Add the host to the controller with the key its provisioning generated (verified, then pinned)."""
+    import requests
+
+    try:
+        r = requests.post(f"{s.controller_url}/v1/hosts", timeout=60,
+                          headers={"X-Deis-Builder-Secret": s.builder_secret},
+                          json={"url": host.ssh_url, "name": host.name, "host_key": host.host_key()})
+    except requests.RequestException:
+        return "not registered: the controller does not answer (deisctl up, then run this again)"
+    if r.status_code == 201:
+        return "registered"
+    if r.status_code == 409:
+        return "already registered"
+    raise click.ClickException(f"registering {host.name}: {r.json().get('detail', r.text)}")
 
 
 @cluster.command("down")
@@ -140,8 +157,21 @@ def cluster_down():
     """Stop the hosts' daemons and containers; remove namespaces, links and the bridge."""
     from deisctl import cluster as namespace_cluster
 
-    removed = namespace_cluster.down(load().home)
+    s = load()
+    removed = namespace_cluster.down(s.home)
+    for name in removed:  # gone now, so the controller lets them go
+        _unregister(s, name)
     click.echo(f"removed {', '.join(removed)}" if removed else "no cluster")
+
+
+def _unregister(s: Settings, name: str) -> None:
+    import requests
+
+    try:
+        requests.delete(f"{s.controller_url}/v1/hosts/{name}", timeout=30,
+                        headers={"X-Deis-Builder-Secret": s.builder_secret})
+    except requests.RequestException:
+        pass  # controller down: nothing to unregister from
 
 
 def main():

@@ -5,7 +5,8 @@ Layout (one cluster per ``DEIS_HOME``; names carry a short id of it so two platf
 a bridge ``dbr-<id>`` with the first address of ``DEIS_CLUSTER_SUBNET`` on this machine, and host
 ``i`` in namespace ``deis-<id>-h<i>`` at the subnet's address ``10 + i``, joined to the bridge by
 a veth pair. Daemons start with ``nsenter --net`` (``ip netns exec`` remounts /sys, and dockerd
-then fails). The platform's SSH key and the hosts' pinned keys live under ``$DEIS_HOME/ssh``.
+then fails). The platform's SSH key lives under ``$DEIS_HOME/ssh``; the hosts' keys are pinned when
+they are registered with the controller.
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from deisctl.processes import stop_pid
+from scheduler.ssh import platform_key
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +47,10 @@ class ClusterHost:
     @property
     def ssh_url(self) -> str:
         return f"ssh://root@{self.address}"
+
+    def host_key(self) -> str:
+        """The SSH host key its provisioning generated, ``"<type> <base64>"``: what the platform pins."""
+        return " ".join((Path(self.state) / "ssh" / "ssh_host_ed25519_key.pub").read_text().split()[:2])
 
 
 def cluster_id(home: Path) -> str:
@@ -75,16 +81,6 @@ def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess:
 def _link_exists(name: str, netns: str | None = None) -> bool:
     prefix = ["-n", netns] if netns else []
     return _ip(*prefix, "link", "show", name, check=False).returncode == 0
-
-
-def platform_key(home: Path) -> Path:
-    """The platform's SSH key for reaching hosts (created once, 0600)."""
-    key = Path(home) / "ssh" / "id_ed25519"
-    if not key.exists():
-        key.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "deis-platform", "-f", str(key)],
-                       check=True)
-    return key
 
 
 def up(home: Path, count: int, registry: str, subnet: str = DEFAULT_SUBNET) -> list[ClusterHost]:
@@ -125,10 +121,10 @@ def _provision(host: ClusterHost, key: Path, registry: str) -> None:
 
 
 def _pin_host_keys(home: Path, hosts: list[ClusterHost]) -> None:
-    """known_hosts for the platform: each host's key as written by its provisioning, nothing learned later."""
-    lines = [f"{h.address} {(Path(h.state) / 'ssh' / 'ssh_host_ed25519_key.pub').read_text().split(' #')[0].strip()}"
-             for h in hosts]
-    (Path(home) / "ssh" / "known_hosts").write_text("\n".join(lines) + "\n")
+    """``cluster/known_hosts``: each host's key as its provisioning wrote it (for operators and tests;
+    the controller pins the same keys in ``ssh/known_hosts`` when the hosts are registered)."""
+    lines = [f"{h.address} {h.host_key()}" for h in hosts]
+    (Path(home) / "cluster" / "known_hosts").write_text("\n".join(lines) + "\n")
 
 
 def _save(home: Path, bridge: str, hosts: list[ClusterHost]) -> None:
@@ -155,6 +151,9 @@ def down(home: Path) -> list[str]:
             pid = _read(Path(host.run) / f"{daemon}.pid")
             if pid:
                 stop_pid(pid, timeout=20)
+        data_root = Path(host.state) / "docker"
+        if subprocess.run(["mountpoint", "-q", str(data_root)]).returncode == 0:  # left by a killed dockerd
+            subprocess.run(["umount", "--lazy", str(data_root)], check=False)
         shutil.rmtree(host.run, ignore_errors=True)
         _ip("link", "del", host.veth, check=False)
         _ip("netns", "del", host.netns, check=False)

@@ -8,6 +8,7 @@ the host was added).
 from __future__ import annotations
 
 import socket
+import subprocess
 from pathlib import Path
 
 import paramiko
@@ -37,6 +38,37 @@ class PinnedSSHAdapter(SSHHTTPAdapter):
                            "key_filename": self._key_filename, "look_for_keys": False, "allow_agent": False,
                            "timeout": self._connect_timeout, "banner_timeout": self._connect_timeout,
                            "auth_timeout": self._connect_timeout}
+
+
+def platform_key(home: Path) -> Path:
+    """The platform's SSH key for reaching hosts: ``$DEIS_HOME/ssh/id_ed25519`` (created once, 0600)."""
+    key = Path(home) / "ssh" / "id_ed25519"
+    if not key.exists():
+        key.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "deis-platform", "-f", str(key)],
+                       check=True)
+    return key
+
+
+def fetch_host_key(host: str, port: int = 22, timeout: float = 5.0) -> str:
+    """The SSH host key a server presents, as ``"<type> <base64>"`` (first contact, before pinning)."""
+    try:
+        sock = socket.create_connection((host, port), timeout=timeout)
+    except OSError as exc:
+        raise HostError(f"{host}:{port}", "connecting over SSH", str(exc)) from exc
+    transport = paramiko.Transport(sock)
+    try:
+        transport.start_client(timeout=timeout)
+        key = transport.get_remote_server_key()
+        return f"{key.get_name()} {key.get_base64()}"
+    except (paramiko.SSHException, OSError) as exc:
+        raise HostError(f"{host}:{port}", "reading the SSH host key", str(exc) or type(exc).__name__) from exc
+    finally:
+        transport.close()
+
+
+def known_hosts_line(host: str, port: int, key: str) -> str:
+    return f"{host if port == 22 else f'[{host}]:{port}'} {key}"
 
 
 def docker_over_ssh(url: str, key_filename: Path, known_hosts: Path, timeout: float = 60.0,

@@ -31,7 +31,7 @@ def test_plan_names_addresses_and_limits(tmp_path):
 def ssh(home, address, command, key=None):
     key = key or home / "ssh" / "id_ed25519"
     return subprocess.run(["ssh", "-i", str(key), "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
-                           "-o", f"UserKnownHostsFile={home / 'ssh' / 'known_hosts'}",
+                           "-o", f"UserKnownHostsFile={home / 'cluster' / 'known_hosts'}",
                            "-o", "StrictHostKeyChecking=yes", "-o", "ConnectTimeout=5",
                            f"root@{address}", command], capture_output=True, text=True, timeout=30)
 
@@ -51,7 +51,7 @@ def test_cluster_up_reaches_each_engine_over_ssh_and_down_removes_everything(tmp
             assert info.returncode == 0, info.stderr
             assert info.stdout.split() == [f"[deis.host={name}]", "overlay2"]
         # The scheduler's transport: the docker SDK over paramiko, platform key, pinned host keys only.
-        engine = docker_over_ssh("ssh://root@10.213.9.12", home / "ssh" / "id_ed25519", home / "ssh" / "known_hosts")
+        engine = docker_over_ssh("ssh://root@10.213.9.12", home / "ssh" / "id_ed25519", home / "cluster" / "known_hosts")
         assert engine.info()["Labels"] == ["deis.host=h2"]
         (tmp_path / "empty_known_hosts").write_text("")
         with pytest.raises(HostError, match="SSH key is not pinned"):
