@@ -6,6 +6,7 @@ import logging
 from contextlib import contextmanager
 
 from flask import Flask, g, jsonify
+from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 
 from controller import db
@@ -30,10 +31,10 @@ def create_app(settings: platform_settings.Settings | None = None) -> Flask:
     if settings.scheduler != "off":
         app.extensions["deis_deployer"] = make_deployer(settings)
 
-    from controller import (apps, auth, builds, config, containers, domains, hooks, keys, limits, perms,
+    from controller import (apps, auth, builds, config, containers, domains, hooks, hosts, keys, limits, perms,
                             releases, scale, users)
     for module in (auth, keys, apps, config, builds, releases, scale, containers, domains, limits, perms,
-                   users, hooks):
+                   users, hooks, hosts):
         app.register_blueprint(module.bp, url_prefix="/v1")
 
     @app.get("/healthz")
@@ -53,6 +54,14 @@ def create_app(settings: platform_settings.Settings | None = None) -> Flask:
         if g.get("db") is not None:
             g.db.rollback()
         return jsonify(detail=exc.detail), exc.status
+
+    @app.errorhandler(IntegrityError)
+    def integrity_error(exc: IntegrityError):
+        # a concurrent request took a unique name first, or deleted a row this one refers to
+        if g.get("db") is not None:
+            g.db.rollback()
+        log.info("integrity error, answered 409: %s", exc.orig)
+        return jsonify(detail="conflict with a concurrent change: try again"), 409
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timezone
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -160,3 +160,23 @@ class Domain(Base):
     app_id: Mapped[int] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"), index=True)
     domain: Mapped[str] = mapped_column(String(253), unique=True)
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
+
+
+class Host(Base):
+    """A machine whose Docker Engine the scheduler reaches over SSH; its host key is pinned here."""
+
+    __tablename__ = "hosts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    url: Mapped[str] = mapped_column(String(300), unique=True)  # ssh://user@address[:port]
+    address: Mapped[str] = mapped_column(String(253))
+    port: Mapped[int] = mapped_column(Integer, default=22)
+    username: Mapped[str] = mapped_column(String(32))
+    host_key: Mapped[str] = mapped_column(Text)  # "<type> <base64>", pinned on first contact
+    memory: Mapped[int] = mapped_column(BigInteger)  # bytes the engine reports (capacity)
+    tags: Mapped[dict] = mapped_column(JSON, default=dict)
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
+
+    def as_dict(self) -> dict:
+        return {"name": self.name, "url": self.url, "address": self.address, "memory": self.memory,
+                "tags": self.tags, "created": iso(self.created)}

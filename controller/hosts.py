@@ -1,0 +1,182 @@
+"""Hosts the scheduler may place containers on: Docker Engines reached over SSH (admin only).
+
+Adding a host contacts it before anything is stored: its SSH host key is pinned (or, when the
+caller names the key it expects, verified), and its Docker Engine must answer over SSH with the
+platform's key. The platform's ``known_hosts`` is rewritten from this table, so the scheduler
+trusts exactly the registered keys. ``deisctl cluster up`` registers its hosts with the platform
+secret (the builder's) instead of an admin token.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from concurrent.futures import ThreadPoolExecutor
+
+from flask import Blueprint, request
+from sqlalchemy import select
+
+from controller.access import body, check_builder_secret, require_admin, session, settings
+from controller.errors import BadRequest, Conflict, NotFound
+from controller.models import Host
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("hosts", __name__)
+
+HOST_URL = re.compile(r"ssh://(?P<user>[a-z_][a-z0-9_-]{0,31})@(?P<address>[A-Za-z0-9.-]{1,253}|\[[0-9a-fA-F:]+\])"
+                      r"(?::(?P<port>[0-9]{1,5}))?")
+HOST_NAME = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,62})")
+TAG = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
+HOST_KEY = re.compile(r"(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+={0,3}")
+PROBE_TIMEOUT = 5.0
+
+
+def parse_url(value) -> tuple[str, str, int]:
+    """``ssh://user@address[:port]`` -> (user, address, port); anything else is refused."""
+    match = HOST_URL.fullmatch(value) if isinstance(value, str) else None
+    port = int(match["port"] or 22) if match else 0
+    if not match or not 1 <= port <= 65535:
+        raise BadRequest(f"host URL must look like ssh://root@10.0.0.5[:22], got {value!r}")
+    return match["user"], match["address"].strip("[]"), port
+
+
+def parse_tags(value) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) and TAG.fullmatch(k)
+                                              and TAG.fullmatch(v) for k, v in value.items()):
+        raise BadRequest("tags must be an object of name: value, each matching [A-Za-z0-9][A-Za-z0-9_.-]*")
+    return dict(value)
+
+
+def _require_operator() -> None:
+    if "X-Deis-Builder-Secret" in request.headers:
+        check_builder_secret()
+    else:
+        require_admin()
+
+
+def _ssh_files():
+    from scheduler.ssh import platform_key
+
+    home = settings().home
+    return platform_key(home), home / "ssh" / "known_hosts"
+
+
+def _write_known_hosts(hosts) -> None:
+    from scheduler.ssh import known_hosts_line
+
+    _, known_hosts = _ssh_files()
+    tmp = known_hosts.with_suffix(".next")
+    tmp.write_text("".join(known_hosts_line(h.address, h.port, h.host_key) + "\n" for h in hosts))
+    tmp.replace(known_hosts)
+
+
+def _contact(url: str, address: str, port: int, expected_key: str | None) -> tuple[str, dict]:
+    """Pin (or verify) the host key and ask the engine for its info; raise BadRequest if unreachable."""
+    import tempfile
+    from pathlib import Path
+
+    from scheduler.errors import HostError
+    from scheduler.ssh import docker_over_ssh, fetch_host_key, known_hosts_line
+
+    key, _ = _ssh_files()
+    try:
+        presented = fetch_host_key(address, port, PROBE_TIMEOUT)
+        if expected_key is not None and presented != expected_key:
+            raise BadRequest(f"{url} presented a different SSH host key than the one given; refusing")
+        with tempfile.TemporaryDirectory() as tmp:
+            pinned = Path(tmp) / "known_hosts"
+            pinned.write_text(known_hosts_line(address, port, presented) + "\n")
+            engine = docker_over_ssh(url, key, pinned, timeout=PROBE_TIMEOUT * 2, connect_timeout=PROBE_TIMEOUT)
+            try:
+                info = engine.info()
+            finally:
+                engine.close()
+    except HostError as exc:
+        raise BadRequest(f"cannot reach the Docker Engine of {url}: {exc.detail}") from None
+    except Exception as exc:  # noqa: BLE001 - docker/paramiko errors of many kinds: all mean "unreachable"
+        raise BadRequest(f"cannot reach the Docker Engine of {url}: {exc}") from None
+    return presented, info
+
+
+@bp.post("/hosts")
+def add_host():
+    _require_operator()
+    data = body()
+    url = data.get("url")
+    user, address, port = parse_url(url)
+    name = data.get("name") or address.replace(".", "-").replace(":", "-").lower()
+    if not isinstance(name, str) or not HOST_NAME.fullmatch(name):
+        raise BadRequest(f"host name must match {HOST_NAME.pattern}, got {name!r}")
+    tags = parse_tags(data.get("tags"))
+    expected = data.get("host_key")
+    if expected is not None and (not isinstance(expected, str) or not HOST_KEY.fullmatch(expected)):
+        raise BadRequest("host_key must be '<type> <base64>', e.g. the first two fields of a .pub file")
+    # Contact the host before taking the write lock: nothing is stored for a host that does not answer.
+    host_key, info = _contact(url, address, port, expected)
+    db = session()
+    clash = db.scalar(select(Host).where((Host.name == name) | (Host.url == url)))
+    if clash is not None:
+        raise Conflict(f"host {clash.name} ({clash.url}) is already registered")
+    host = Host(name=name, url=url, address=address, port=port, username=user, host_key=host_key,
+                memory=int(info.get("MemTotal") or 0), tags=tags)
+    db.add(host)
+    db.flush()
+    _write_known_hosts(db.scalars(select(Host).order_by(Host.name)))
+    db.commit()
+    log.info("host %s added (%s, %s)", name, url, host_key.split()[0])
+    return {**host.as_dict(), "state": "up", "containers": 0, "memory_used": 0,
+            "engine": info.get("ServerVersion")}, 201
+
+
+def probe(host: Host, platform: str, key, known_hosts) -> dict:
+    """Live state of a host: up/down, the platform's containers there and the memory they reserve."""
+    from scheduler.containers import LABEL_PLATFORM
+    from scheduler.ssh import docker_over_ssh
+
+    try:
+        engine = docker_over_ssh(host.url, key, known_hosts, timeout=PROBE_TIMEOUT, connect_timeout=PROBE_TIMEOUT)
+        try:
+            containers = engine.api.containers(filters={"label": f"{LABEL_PLATFORM}={platform}"})
+            used = sum(engine.api.inspect_container(c["Id"])["HostConfig"].get("Memory") or 0 for c in containers)
+        finally:
+            engine.close()
+    except Exception as exc:  # noqa: BLE001 - any failure to talk to the engine means the host is down
+        return {"state": "down", "containers": None, "memory_used": None, "error": str(exc)[:200]}
+    return {"state": "up", "containers": len(containers), "memory_used": used}
+
+
+@bp.get("/hosts")
+def list_hosts():
+    _require_operator()
+    from scheduler.scheduler import platform_id
+
+    hosts = list(session().scalars(select(Host).order_by(Host.name)))
+    platform = platform_id(settings().home)
+    key, known_hosts = _ssh_files()
+    with ThreadPoolExecutor(max_workers=max(1, min(16, len(hosts)))) as pool:
+        states = list(pool.map(lambda h: probe(h, platform, key, known_hosts), hosts))
+    results = [{**h.as_dict(), **state} for h, state in zip(hosts, states)]
+    return {"count": len(results), "results": results}
+
+
+@bp.delete("/hosts/<name>")
+def remove_host(name):
+    _require_operator()
+    from scheduler.scheduler import platform_id
+
+    db = session()
+    host = db.scalar(select(Host).where(Host.name == name)) if HOST_NAME.fullmatch(name) else None
+    if host is None:
+        raise NotFound(f"host {name!r} not found")
+    state = probe(host, platform_id(settings().home), *_ssh_files())
+    if state["containers"]:
+        # Draining (moving containers off with zero downtime) comes with multi-host scheduling.
+        raise Conflict(f"host {name} still runs {state['containers']} container(s) of the platform; "
+                       "scale the apps down or move them first")
+    db.delete(host)
+    db.flush()
+    _write_known_hosts(db.scalars(select(Host).order_by(Host.name)))
+    db.commit()
+    return "", 204
