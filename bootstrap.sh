@@ -8,7 +8,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 VENV="${DEIS_VENV:-$HOME/.cache/deis/venv}"
 APT_PACKAGES=(docker.io docker-registry redis-server nginx postgresql debootstrap openssh-client
-              openssh-server git iproute2 wrk ca-certificates python3-venv)
+              openssh-server git iproute2 wrk ca-certificates python3-venv socat)
 
 log() { printf '\033[1m-----> %s\033[0m\n' "$*"; }
 

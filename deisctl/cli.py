@@ -125,10 +125,8 @@ def cluster_up(count):
 
     s = load()
     subnet = os.environ.get("DEIS_CLUSTER_SUBNET", namespace_cluster.DEFAULT_SUBNET)
-    _, bridge_cidr, _ = namespace_cluster.plan(s.home, count, subnet)
-    registry = f"{bridge_cidr.split('/')[0]}:{s.registry_port}"
     try:
-        hosts = namespace_cluster.up(s.home, count, registry, subnet)
+        hosts = namespace_cluster.up(s.home, count, s.registry_port, subnet)
     except namespace_cluster.ClusterError as exc:
         raise click.ClickException(str(exc)) from None
     for host in hosts:

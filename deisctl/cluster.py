@@ -20,7 +20,7 @@ import subprocess
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from deisctl.processes import stop_pid
+from deisctl.processes import read_pid, spawn, stop_pid, stop_pidfile
 from scheduler.ssh import platform_key
 
 log = logging.getLogger(__name__)
@@ -83,17 +83,18 @@ def _link_exists(name: str, netns: str | None = None) -> bool:
     return _ip(*prefix, "link", "show", name, check=False).returncode == 0
 
 
-def up(home: Path, count: int, registry: str, subnet: str = DEFAULT_SUBNET) -> list[ClusterHost]:
+def up(home: Path, count: int, registry_port: int, subnet: str = DEFAULT_SUBNET) -> list[ClusterHost]:
     """Create (or complete) the cluster; idempotent. Returns its hosts."""
     bridge, bridge_cidr, hosts = plan(home, count, subnet)
+    registry = f"{bridge_cidr.split('/')[0]}:{registry_port}"
     if not _link_exists(bridge):
         _ip("link", "add", bridge, "type", "bridge")
         _ip("addr", "add", bridge_cidr, "dev", bridge)
     _ip("link", "set", bridge, "up")
     _save(home, bridge, hosts)  # first, so that `down` cleans up after a failure half-way
     key = platform_key(home)
-    gateway = bridge_cidr.split("/")[0]
-    prefixlen = bridge_cidr.split("/")[1]
+    gateway, prefixlen = bridge_cidr.split("/")
+    _forward_registry(home, gateway, registry_port)
     for host in hosts:
         if host.netns not in _ip("netns", "list").stdout.split():
             _ip("netns", "add", host.netns)
@@ -109,6 +110,16 @@ def up(home: Path, count: int, registry: str, subnet: str = DEFAULT_SUBNET) -> l
         _provision(host, key, registry)
     _pin_host_keys(home, hosts)
     return hosts
+
+
+def _forward_registry(home: Path, gateway: str, port: int) -> None:
+    """The registry listens on loopback only; the hosts reach it on the bridge address, which only
+    this machine's namespaces can see."""
+    pidfile = Path(home) / "run" / "cluster-registry-forward.pid"
+    if read_pid(pidfile) is not None:
+        return
+    spawn(["socat", f"TCP-LISTEN:{port},bind={gateway},fork,reuseaddr", f"TCP:127.0.0.1:{port}"],
+          Path(home) / "logs" / "cluster-registry-forward.log", pidfile)
 
 
 def _provision(host: ClusterHost, key: Path, registry: str) -> None:
@@ -158,6 +169,7 @@ def down(home: Path) -> list[str]:
         _ip("link", "del", host.veth, check=False)
         _ip("netns", "del", host.netns, check=False)
         removed.append(host.name)
+    stop_pidfile(Path(home) / "run" / "cluster-registry-forward.pid")
     if bridge:
         _ip("link", "del", bridge, check=False)
     (Path(home) / "cluster" / "cluster.json").unlink(missing_ok=True)

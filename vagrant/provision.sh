@@ -9,7 +9,9 @@
 # root, exec root and socket) and `sshd` (listening on --address only) in the background, with
 # pid files. sshd's SetEnv DOCKER_HOST points SSH sessions at this host's engine, so the platform
 # reaches it with the docker SDK's ssh:// transport. Images are pulled from the platform's private
-# registry, trusted explicitly as an insecure (plain HTTP) registry.
+# registry under the same name as on the platform's machine (127.0.0.1:PORT/app:sha): socat
+# forwards this host's loopback port to --registry (the platform's private address), and engines
+# trust registries on loopback without TLS.
 set -euo pipefail
 
 usage() { echo "usage: $0 --name NAME --state DIR --run DIR --address ADDR --bip CIDR --registry HOST:PORT --authorized-key FILE [--install]" >&2; exit 2; }
@@ -34,7 +36,7 @@ done
 if ((INSTALL)); then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
-    apt-get install -y -qq --no-install-recommends docker.io openssh-server iproute2 >/dev/null
+    apt-get install -y -qq --no-install-recommends docker.io openssh-server iproute2 socat >/dev/null
 fi
 
 mkdir -p "$STATE"/{docker,ssh,logs} "$RUN/exec"
@@ -48,7 +50,6 @@ cat >"$STATE/daemon.json" <<EOF
   "pidfile": "$RUN/dockerd.pid",
   "hosts": ["unix://$SOCKET"],
   "bip": "$BIP",
-  "insecure-registries": ["$REGISTRY"],
   "labels": ["deis.host=$NAME"]
 }
 EOF
@@ -84,5 +85,10 @@ DOCKER_HOST="unix://$SOCKET" docker version >/dev/null 2>&1 || { tail -20 "$STAT
 mkdir -p /run/sshd
 if ! running "$RUN/sshd.pid"; then
     /usr/sbin/sshd -f "$STATE/ssh/sshd_config" -E "$STATE/logs/sshd.log"
+fi
+if ! running "$RUN/registry-forward.pid"; then
+    nohup socat "TCP-LISTEN:${REGISTRY##*:},bind=127.0.0.1,fork,reuseaddr" "TCP:$REGISTRY" \
+        >"$STATE/logs/registry-forward.log" 2>&1 &
+    echo $! >"$RUN/registry-forward.pid"
 fi
 echo "$NAME: docker engine at unix://$SOCKET, sshd on $ADDRESS:22"

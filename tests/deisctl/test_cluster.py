@@ -36,11 +36,31 @@ def ssh(home, address, command, key=None):
                            f"root@{address}", command], capture_output=True, text=True, timeout=30)
 
 
+def tiny_image(docker_client, tmp_path, name: str) -> str:
+    """A one-file image made here (nothing can be pulled from outside)."""
+    root = tmp_path / "tiny"
+    root.mkdir()
+    (root / "hello.txt").write_text("hello from the platform registry\n")
+    tarball = tmp_path / "tiny.tar"
+    subprocess.run(["tar", "-C", str(root), "-cf", str(tarball), "."], check=True)
+    repository, tag = name.rsplit(":", 1)
+    docker_client.api.import_image_from_file(str(tarball), repository=repository, tag=tag)
+    return name
+
+
 @pytest.mark.slow
-def test_cluster_up_reaches_each_engine_over_ssh_and_down_removes_everything(tmp_path):
+def test_cluster_up_reaches_each_engine_over_ssh_and_down_removes_everything(tmp_path, docker_client):
+    from builder.registry import start_registry
+    from deisctl.processes import stop_pid
+    from deisctl.settings import load
+
     home = tmp_path / "home"
     env = {**os.environ, "DEIS_HOME": str(home), "DEIS_CLUSTER_SUBNET": "10.213.9.0/24",
            "DEIS_REGISTRY_PORT": str(free_port())}
+    registry = start_registry(load(env))
+    image = tiny_image(docker_client, tmp_path, f"127.0.0.1:{env['DEIS_REGISTRY_PORT']}/tiny-{os.getpid()}:1")
+    for line in docker_client.api.push(image, stream=True, decode=True):
+        assert "error" not in line, line
     try:
         up = subprocess.run([*DEISCTL, "cluster", "up", "--hosts", "2"], env=env, capture_output=True, text=True,
                             timeout=300)
@@ -56,6 +76,10 @@ def test_cluster_up_reaches_each_engine_over_ssh_and_down_removes_everything(tmp
         (tmp_path / "empty_known_hosts").write_text("")
         with pytest.raises(HostError, match="SSH key is not pinned"):
             docker_over_ssh("ssh://root@10.213.9.12", home / "ssh" / "id_ed25519", tmp_path / "empty_known_hosts")
+        # Hosts pull from the platform's registry under the image's own name (forwarded loopback port).
+        pulled = ssh(home, "10.213.9.11", f"docker pull -q {image} && docker image inspect -f '{{{{.Id}}}}' {image}")
+        assert pulled.returncode == 0, pulled.stdout + pulled.stderr
+        assert pulled.stdout.split()[-1] == docker_client.images.get(image).id
         # Key-only: a key the host does not know is refused.
         stranger = tmp_path / "stranger"
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(stranger)], check=True)
@@ -66,6 +90,8 @@ def test_cluster_up_reaches_each_engine_over_ssh_and_down_removes_everything(tmp
         assert again.returncode == 0, again.stderr  # idempotent
     finally:
         down = subprocess.run([*DEISCTL, "cluster", "down"], env=env, capture_output=True, text=True, timeout=300)
+        stop_pid(registry.pid)
+        docker_client.images.remove(image)
     assert down.returncode == 0 and "removed h1, h2" in down.stdout, down.stdout + down.stderr
     netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
     assert cluster.cluster_id(home) not in netns
