@@ -83,8 +83,15 @@ def make_deployer(settings):
     from controller.scheduling import Deployer
     from scheduler.scheduler import Scheduler
 
+    events = EventLog(settings.home / "events")
+    if settings.scheduler == "swarm":
+        from scheduler.swarm import SwarmScheduler
+
+        manager = settings.swarm_host or settings.docker_host
+        client = docker.DockerClient(base_url=manager) if manager else docker.from_env()
+        return Deployer(SwarmScheduler.from_settings(settings, client), events)
     client = docker.DockerClient(base_url=settings.docker_host) if settings.docker_host else docker.from_env()
-    return Deployer(Scheduler.from_settings(settings, client), EventLog(settings.home / "events"))
+    return Deployer(Scheduler.from_settings(settings, client), events)
 
 
 @contextmanager

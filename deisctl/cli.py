@@ -43,6 +43,21 @@ def _ensure_stack(s: Settings) -> None:
         click.echo(f"{'stack':<12} {s.stack_image} ready")
 
 
+def _ensure_swarm(s: Settings) -> None:
+    """The swarm manager must be part of a swarm; a lone engine becomes a single-node swarm."""
+    import docker
+
+    from scheduler.errors import SchedulerError
+    from scheduler.swarm import ensure_swarm
+
+    manager = s.swarm_host or s.docker_host
+    try:
+        client = docker.DockerClient(base_url=manager) if manager else docker.from_env()
+        ensure_swarm(client, os.environ.get("DEIS_SWARM_ADVERTISE_ADDR", "127.0.0.1"))
+    except (docker.errors.DockerException, SchedulerError) as exc:
+        raise click.ClickException(f"swarm manager {manager or 'local engine'}: {exc}") from None
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def cli():
     """deisctl: operate the platform on this machine (settings from DEIS_* variables)."""
@@ -56,7 +71,11 @@ def up():
         (s.home / d).mkdir(parents=True, exist_ok=True)
     if s.scheduler != "off":
         _ensure_stack(s)
+    if s.scheduler == "swarm":
+        _ensure_swarm(s)
     for c in COMPONENTS:
+        if not c.enabled(s):
+            continue
         pid = processes.read_pid(c.pidfile(s))
         if pid is not None:
             click.echo(f"{c.name:<12} already running (pid {pid})")
@@ -91,6 +110,8 @@ def status():
     s = load()
     healthy = True
     for c in COMPONENTS:
+        if not c.enabled(s):
+            continue
         pid = processes.read_pid(c.pidfile(s))
         answers = c.answers(s)
         healthy &= answers

@@ -23,6 +23,7 @@ class Component:
     answers: Callable[[Settings], bool]
     prepare: Callable[[Settings], None] | None = None
     ready_timeout: float = 30
+    enabled: Callable[[Settings], bool] = lambda s: True
 
     def pidfile(self, s: Settings):
         return s.home / "run" / f"{self.name}.pid"
@@ -108,6 +109,7 @@ COMPONENTS: list[Component] = [
     Component("controller", _controller_argv, _controller_answers),
     Component("builder", _python("builder.server"), _port("builder_port")),
     Component("worker", _python("builder.worker"), _worker_answers),
+    # Swarm reconciles its services itself; the loop runs for the local scheduler only.
     Component("reconciler", _python("scheduler.reconcile", "--desired", "controller.desired:specs"),
-              _running("reconciler")),
+              _running("reconciler"), enabled=lambda s: s.scheduler == "local"),
 ]

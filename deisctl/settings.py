@@ -18,7 +18,8 @@ Every component reads its settings through :func:`load`, so two platforms with d
 | DEIS_BUILDER_SECRET | generated once into $DEIS_HOME/builder-secret | authenticates builder hooks |
 | DEIS_STACK_IMAGE | deis/stack:bookworm | image buildpack apps build and run on |
 | DEIS_DOCKER_HOST | (docker SDK default) | Docker Engine of the local host |
-| DEIS_SCHEDULER | local | ``local`` runs releases on this machine's engine; ``off``: releases are records only |
+| DEIS_SCHEDULER | local | ``local``: containers on this machine's engine; ``swarm``: services on a Docker Swarm; ``off``: releases are records only |
+| DEIS_SWARM_HOST | (the local engine) | Docker URL of the swarm manager (``unix://...``, ``tcp://...``) when ``DEIS_SCHEDULER=swarm`` |
 """
 from __future__ import annotations
 
@@ -43,6 +44,7 @@ class Settings:
     stack_image: str
     docker_host: str | None
     scheduler: str = "local"
+    swarm_host: str | None = None
 
     @property
     def registry(self) -> str:
@@ -83,7 +85,8 @@ def load(env: dict | None = None) -> Settings:
         controller_url=env.get("DEIS_CONTROLLER_URL") or f"http://127.0.0.1:{controller_port}",
         stack_image=env.get("DEIS_STACK_IMAGE") or "deis/stack:bookworm",
         docker_host=env.get("DEIS_DOCKER_HOST") or None,
-        scheduler=_choice(env, "DEIS_SCHEDULER", "local", ("local", "off")),
+        scheduler=_choice(env, "DEIS_SCHEDULER", "local", ("local", "swarm", "off")),
+        swarm_host=env.get("DEIS_SWARM_HOST") or None,
     )
 
 

@@ -4,6 +4,7 @@ and HTTP requests through the router.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -117,14 +118,13 @@ def remove_platform_containers(home: Path) -> None:
         container.remove(force=True)
 
 
-@pytest.fixture(scope="module")
-def live_platform(tmp_path_factory):
+@contextlib.contextmanager
+def running_platform(root: Path, extra_env: dict | None = None):
     """``deisctl up`` of a whole platform (redis, registry, router, controller, builder, worker,
-    reconciler), an admin user logged in with the ``deis`` CLI and an SSH key added; ``deisctl down``
-    and its app containers removed afterwards."""
-    root = tmp_path_factory.mktemp("live")
+    reconciler) under ``root``, an admin user logged in with the ``deis`` CLI and an SSH key added;
+    ``deisctl down`` and its app containers removed afterwards."""
     home, workdir = root / "home", root / "work"
-    workdir.mkdir()
+    workdir.mkdir(parents=True)
     env = {k: v for k, v in os.environ.items() if k not in INHERITED}
     env.update({name: str(free_port()) for name in PORTS})
     key = workdir / "id_ed25519"
@@ -136,6 +136,7 @@ def live_platform(tmp_path_factory):
         "GIT_SSH_COMMAND": (f"ssh -i {key} -o IdentitiesOnly=yes -o StrictHostKeyChecking=no "
                             f"-o UserKnownHostsFile={workdir / 'known_hosts'} -o LogLevel=ERROR"),
         "GIT_TERMINAL_PROMPT": "0",
+        **(extra_env or {}),
     })
     platform = LivePlatform(home=home, env=env, workdir=workdir, key=key)
     try:
@@ -148,3 +149,9 @@ def live_platform(tmp_path_factory):
         down = platform.deisctl("down")
         remove_platform_containers(home)
         assert down.returncode == 0, down.output
+
+
+@pytest.fixture(scope="module")
+def live_platform(tmp_path_factory):
+    with running_platform(tmp_path_factory.mktemp("live")) as platform:
+        yield platform
