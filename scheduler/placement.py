@@ -10,6 +10,10 @@ from typing import Iterable, Mapping, Sequence
 
 from scheduler.containers import ONEOFF_TYPE, Container
 from scheduler.errors import SchedulerError
+from scheduler.spread import Demand, HostInfo, spread
+
+APP = "app"  # placement of one app at a time: other apps count as host load (HostInfo.containers)
+UNLIMITED = 1 << 62
 
 
 @dataclass(frozen=True, order=True)
@@ -37,28 +41,20 @@ class Convergence:
         return bool(self.start or self.replace or self.retire)
 
 
-def place(scale: Mapping[str, int], hosts: Sequence[str], current: Iterable[Container] = ()) -> list[Slot]:
-    """Slots ``1..count`` of every type. A process that already runs somewhere stays there; a new one
-    goes to the host running fewest of the app's processes (ties: earlier host in ``hosts``)."""
-    if not hosts:
+def place(scale: Mapping[str, int], hosts: Sequence[str | HostInfo], current: Iterable[Container] = (),
+          memory: Mapping[str, int] | None = None, tags: Mapping[str, str] | None = None) -> list[Slot]:
+    """Slots ``1..count`` of every type of one app, placed by :func:`scheduler.spread.spread`: replicas
+    spread over hosts, a process that runs somewhere stays there, new ones go to the least loaded
+    host (ties: earlier host in ``hosts``). ``hosts`` are names (no capacity limits) or
+    :class:`HostInfo`; ``memory`` is the limit of each type in bytes; Unschedulable if it cannot fit."""
+    infos = [h if isinstance(h, HostInfo) else HostInfo(h, memory=UNLIMITED) for h in hosts]
+    if not any(h.healthy for h in infos):
         raise SchedulerError("no hosts to place processes on")
-    load = {host: 0 for host in hosts}
-    existing: dict[tuple[str, int], str] = {}
+    running: dict[tuple[str, str, int], str] = {}
     for container in sorted(current, key=lambda c: (not c.running, c.name)):
-        slot = (container.type, container.num)
-        if container.host in load and slot not in existing and container.num <= scale.get(container.type, 0):
-            existing[slot] = container.host
-            load[container.host] += 1
-    order = {host: i for i, host in enumerate(hosts)}
-    slots = []
-    for ptype in sorted(scale):
-        for num in range(1, scale[ptype] + 1):
-            host = existing.get((ptype, num))
-            if host is None:
-                host = min(hosts, key=lambda h: (load[h], order[h]))
-                load[host] += 1
-            slots.append(Slot(ptype, num, host))
-    return slots
+        running.setdefault((APP, container.type, container.num), container.host)
+    demands = [Demand(APP, ptype, count, (memory or {}).get(ptype, 0), tags or {}) for ptype, count in scale.items()]
+    return sorted(Slot(ptype, num, host) for (_, ptype, num), host in spread(demands, infos, running).items())
 
 
 def converge(version: int, slots: Iterable[Slot], actual: Iterable[Container]) -> Convergence:
