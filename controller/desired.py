@@ -1,17 +1,22 @@
-"""Desired state of every app, for the reconcile loop:
-``python -m scheduler.reconcile --desired controller.desired:specs``."""
+"""Desired state for the scheduler, from the controller's database: the release each app should run
+and the hosts to run them on (``python -m scheduler.reconcile --desired controller.desired:specs
+--hosts controller.desired:host_records``; the controller's own deployer uses ``host_records`` too)."""
 from __future__ import annotations
 
 import functools
 import logging
+import os
+import threading
+import time
 
 from sqlalchemy import func, select
 
 from controller import db
-from controller.models import App, Release
+from controller.models import App, Host, Release
 from controller.scheduling import release_spec
 from deisctl import settings as platform_settings
 from scheduler.errors import InvalidSpec
+from scheduler.pool import HostRecord
 from scheduler.spec import ReleaseSpec
 
 log = logging.getLogger(__name__)
@@ -40,3 +45,23 @@ def specs() -> list[ReleaseSpec]:
             if spec is not None:
                 result.append(spec)
         return result
+
+
+HOSTS_TTL = 1.0  # seconds a host list is reused: the scheduler asks for it on every call
+_hosts_cache: dict = {"at": -HOSTS_TTL, "records": []}
+_hosts_lock = threading.Lock()
+
+
+def host_records() -> list[HostRecord]:
+    """This machine's engine (unless DEIS_LOCAL_HOST=off) and every registered host."""
+    with _hosts_lock:
+        if time.monotonic() - _hosts_cache["at"] < HOSTS_TTL:
+            return _hosts_cache["records"]
+        with _sessions()() as session:
+            rows = session.scalars(select(Host).order_by(Host.name)).all()
+            records = [HostRecord(h.name, h.address, h.url, h.memory, dict(h.tags or {})) for h in rows]
+        if platform_settings.load().local_host:
+            memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+            records.insert(0, HostRecord("local", "127.0.0.1", None, memory))
+        _hosts_cache.update(at=time.monotonic(), records=records)
+        return records

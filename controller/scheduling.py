@@ -65,7 +65,7 @@ def release_spec(db: Session, app: App, release: Release) -> ReleaseSpec | None:
     return ReleaseSpec(app=app.name, version=release.version, image=build.image, kind=build.kind,
                        procfile=procfile, config=config.values, scale=dict(app.structure or {}),
                        limits=limits(config.memory, config.cpu), healthcheck=healthcheck(config.values),
-                       domains=domains)
+                       domains=domains, tags=dict(config.tags or {}))
 
 
 class Deployer:

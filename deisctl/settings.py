@@ -19,6 +19,7 @@ Every component reads its settings through :func:`load`, so two platforms with d
 | DEIS_STACK_IMAGE | deis/stack:bookworm | image buildpack apps build and run on |
 | DEIS_DOCKER_HOST | (docker SDK default) | Docker Engine of the local host |
 | DEIS_SCHEDULER | local | ``local``: containers on this machine's engine; ``swarm``: services on a Docker Swarm; ``off``: releases are records only |
+| DEIS_LOCAL_HOST | on | ``off``: this machine's engine runs no apps, only the registered hosts do |
 | DEIS_SWARM_HOST | (the local engine) | Docker URL of the swarm manager (``unix://...``, ``tcp://...``) when ``DEIS_SCHEDULER=swarm`` |
 """
 from __future__ import annotations
@@ -45,6 +46,7 @@ class Settings:
     docker_host: str | None
     scheduler: str = "local"
     swarm_host: str | None = None
+    local_host: bool = True
 
     @property
     def registry(self) -> str:
@@ -87,6 +89,7 @@ def load(env: dict | None = None) -> Settings:
         docker_host=env.get("DEIS_DOCKER_HOST") or None,
         scheduler=_choice(env, "DEIS_SCHEDULER", "local", ("local", "swarm", "off")),
         swarm_host=env.get("DEIS_SWARM_HOST") or None,
+        local_host=_choice(env, "DEIS_LOCAL_HOST", "on", ("on", "off")) == "on",
     )
 
 

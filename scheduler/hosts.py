@@ -40,10 +40,15 @@ class Host:
             kwargs["memswap_limit"] = plan.memory
         if plan.nano_cpus:
             kwargs["nano_cpus"] = plan.nano_cpus
+        create = lambda: self.client.containers.create(  # noqa: E731
+            plan.image, plan.command, name=plan.name, environment=plan.env, labels=plan.labels,
+            privileged=False, init=True, restart_policy={"Name": "no"}, **kwargs)
         try:
-            container = self.client.containers.create(
-                plan.image, plan.command, name=plan.name, environment=plan.env, labels=plan.labels,
-                privileged=False, init=True, restart_policy={"Name": "no"}, **kwargs)
+            try:
+                container = create()
+            except docker.errors.ImageNotFound:
+                self.pull(plan.image)  # a remote host fetches the release from the platform's registry
+                container = create()
         except (docker.errors.DockerException, requests.RequestException) as exc:
             raise HostError(self.name, f"creating {plan.name}", _explain(exc)) from exc
         try:
@@ -53,6 +58,11 @@ class Host:
             self.remove(container.id)
             raise HostError(self.name, f"starting {plan.name}", _explain(exc)) from exc
         return self.inspect(container.id) or from_attrs(container.attrs, self.name, self.address)
+
+    def pull(self, image: str) -> None:
+        repository, _, tag = image.rpartition(":") if ":" in image.rsplit("/", 1)[-1] else (image, "", "latest")
+        log.info("%s: pulling %s", self.name, image)
+        self.client.images.pull(repository, tag=tag)
 
     def containers(self, app: str | None = None) -> list[Container]:
         """All containers (running or not) of the platform, or of one app."""

@@ -109,7 +109,8 @@ class HostPool:
             try:
                 return bool(client.ping())
             finally:
-                client.close()
+                if record.url is not None:  # the local engine's client is shared, not ours to close
+                    client.close()
         except Exception:  # noqa: BLE001 - unreachable in any way means not answering
             return False
 

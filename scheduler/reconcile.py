@@ -1,9 +1,11 @@
 """The reconcile loop: compare what should run with what runs, and repair the difference.
 
 For every desired :class:`ReleaseSpec` (the release that should be serving each app):
-- a newer release than the deployed one is deployed (an interrupted or missed deploy);
+- a newer release than the deployed one is deployed (an interrupted or missed deploy), unless a
+  deploy of that release already failed and said why: then the deployed release is kept healthy
+  (from the spec the scheduler stored) until the user's next change;
 - crashed or missing processes of the deployed release are restarted, with exponential backoff
-  per process (restart counts show in ``Scheduler.status``);
+  per process (restart counts show in ``Scheduler.status``; crashes in the app's events);
 - containers of superseded releases and extra processes are stopped;
 - the router is pointed at the running web containers.
 Apps being deployed right now (lock held) are skipped until the next round.
@@ -22,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
 from scheduler.containers import ONEOFF_TYPE
-from scheduler.errors import SchedulerError
+from scheduler.errors import DeployError, SchedulerError
 from scheduler.placement import converge, place
 from scheduler.scheduler import Progress, Scheduler
 from scheduler.spec import ReleaseSpec
@@ -76,23 +78,19 @@ def reconcile_once(scheduler: Scheduler, desired: Iterable[ReleaseSpec], progres
 
 def _reconcile_app(scheduler: Scheduler, spec: ReleaseSpec, report: ReconcileReport, progress: Progress,
                    clock: Callable[[], float]) -> None:
-    deployed = scheduler.state.deployed_version(spec.app)
+    state = scheduler.state
+    deployed = state.deployed_version(spec.app)
     if deployed is not None and spec.version < deployed:
         return  # the controller has not caught up with a deploy that just finished
-    crashes = scheduler.state.crashes(spec.app)
+    crashes = state.crashes(spec.app)
     if deployed is None or spec.version > deployed:
-        attempt = crashes.get("deploy")
-        if attempt is not None and clock() < attempt.next_attempt:
-            report.backing_off.append(f"{spec.app} v{spec.version}")
+        if spec.version != state.failed_version(spec.app):
+            _deploy_missed(scheduler, spec, crashes, report, progress, clock)
             return
-        try:
-            scheduler.converge(spec, progress)
-            report.deployed.append(f"{spec.app} v{spec.version}")
-        except SchedulerError as exc:
-            crashes["deploy"] = record_crash(attempt, None, clock())
-            scheduler.state.set_crashes(spec.app, crashes)
-            raise exc
-        return
+        stored = state.deployed_spec(spec.app)
+        if stored is None:
+            return
+        spec = ReleaseSpec.from_dict(stored)
 
     now = clock()
     actual = [c for c in scheduler.containers(spec.app) if c.type != ONEOFF_TYPE]
@@ -111,6 +109,8 @@ def _reconcile_app(scheduler: Scheduler, spec: ReleaseSpec, report: ReconcileRep
             continue
         exited = dead.get(slot.key)
         crashes[slot.key] = record_crash(record, exited.exit_code if exited else None, now)
+        what = f"exited with code {exited.exit_code}" if exited and exited.exit_code is not None else "is missing"
+        state.record_event(spec.app, f"{slot.key} (v{spec.version}) {what}; restart {crashes[slot.key].restarts}")
         to_start.append(slot)
     scheduler.remove([dead[s.key] for s in to_start if s.key in dead])
     for slot in to_start:
@@ -120,7 +120,8 @@ def _reconcile_app(scheduler: Scheduler, spec: ReleaseSpec, report: ReconcileRep
                 report.restarted.append(container.name)
         except SchedulerError as exc:
             report.errors.append(f"{spec.app} {slot.key}: {exc}")
-    scheduler.state.set_crashes(spec.app, crashes)
+            state.record_event(spec.app, f"restart of {slot.key} failed: {exc}")
+    state.set_crashes(spec.app, crashes)
     if scheduler.sync_router(spec):
         progress(f"router: {spec.app} upstreams re-synced")
     superseded = list(plan.retire)
@@ -131,12 +132,34 @@ def _reconcile_app(scheduler: Scheduler, spec: ReleaseSpec, report: ReconcileRep
             report.stopped.append(container.name)
 
 
+def _deploy_missed(scheduler: Scheduler, spec: ReleaseSpec, crashes: dict, report: ReconcileReport,
+                   progress: Progress, clock: Callable[[], float]) -> None:
+    attempt = crashes.get("deploy")
+    if attempt is not None and clock() < attempt.next_attempt:
+        report.backing_off.append(f"{spec.app} v{spec.version}")
+        return
+    try:
+        scheduler.converge(spec, progress)
+    except DeployError as exc:
+        scheduler.state.set_failed_version(spec.app, spec.version)
+        scheduler.state.record_event(spec.app, f"deploy of v{spec.version} failed: {exc.reason}")
+        raise
+    except SchedulerError:
+        crashes["deploy"] = record_crash(attempt, None, clock())
+        scheduler.state.set_crashes(spec.app, crashes)
+        raise
+    report.deployed.append(f"{spec.app} v{spec.version}")
+    scheduler.state.record_event(spec.app, f"deployed v{spec.version} (missed by the controller)")
+
+
 def run_loop(scheduler: Scheduler, desired: Callable[[], Iterable[ReleaseSpec]], interval: float = 5.0,
              stop: threading.Event | None = None, progress: Progress | None = None) -> None:
     """Reconcile every ``interval`` seconds until ``stop`` is set; one failed round never ends the loop."""
     stop = stop or threading.Event()
     while not stop.is_set():
         try:
+            if scheduler.pool is not None:
+                scheduler.pool.probe()  # hosts that stopped answering get their processes placed elsewhere
             report = reconcile_once(scheduler, desired(), progress)
             if report.errors:
                 log.warning("reconcile errors: %s", "; ".join(report.errors))
@@ -153,14 +176,21 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m scheduler.reconcile", description=__doc__.splitlines()[0])
     parser.add_argument("--desired", required=True, metavar="MODULE:FUNCTION",
                         help="callable returning the ReleaseSpecs that should run")
+    parser.add_argument("--hosts", metavar="MODULE:FUNCTION",
+                        help="callable returning the registered HostRecords (default: the local engine only)")
     parser.add_argument("--interval", type=float, default=5.0)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    module, _, function = args.desired.partition(":")
-    desired = getattr(importlib.import_module(module), function)
+    desired = _load(args.desired)
     settings = platform_settings.load()
     client = docker.DockerClient(base_url=settings.docker_host) if settings.docker_host else docker.from_env()
-    run_loop(Scheduler.from_settings(settings, client), desired, args.interval)
+    host_records = _load(args.hosts) if args.hosts else None
+    run_loop(Scheduler.from_settings(settings, client, host_records=host_records), desired, args.interval)
+
+
+def _load(reference: str):
+    module, _, function = reference.partition(":")
+    return getattr(importlib.import_module(module), function)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,8 @@ from scheduler.health import Unhealthy, wait_healthy
 from scheduler.hosts import Host
 from scheduler.oneoff import run_oneoff
 from scheduler.placement import Slot, converge, place
-from scheduler.spec import PROCESS_TYPE, ReleaseSpec
+from scheduler.pool import HostPool
+from scheduler.spec import PROCESS_TYPE, ReleaseSpec, memory_bytes
 from scheduler.state import SchedulerState
 
 log = logging.getLogger(__name__)
@@ -61,12 +62,14 @@ class ProcessStatus:
 class Scheduler:
     """Runs releases on ``hosts`` and keeps ``router`` pointing at their web containers."""
 
-    def __init__(self, hosts: Sequence[Host], router, state_dir: Path | str, domain: str, *,
+    def __init__(self, hosts: Sequence[Host] | HostPool, router, state_dir: Path | str, domain: str, *,
                  health_timeout: float = 30.0, drain_seconds: float = 2.0, stop_timeout: float = 10.0,
                  max_parallel: int = 16):
-        if not hosts:
+        """``hosts``: a fixed list, or a :class:`HostPool` (registered hosts that come and go, with health)."""
+        self.pool = hosts if isinstance(hosts, HostPool) else None
+        if self.pool is None and not hosts:
             raise SchedulerError("a scheduler needs at least one host")
-        self.hosts = {host.name: host for host in hosts}
+        self._fixed_hosts = None if self.pool else {host.name: host for host in hosts}
         self.router = router
         self.state = SchedulerState(state_dir)
         self.domain = domain
@@ -76,13 +79,38 @@ class Scheduler:
         self.max_parallel = max_parallel
 
     @classmethod
-    def from_settings(cls, settings, docker_client, router=None, **kwargs) -> "Scheduler":
-        """The platform's scheduler on the local engine; containers labelled with this platform's home."""
+    def from_settings(cls, settings, docker_client, router=None, host_records=None, **kwargs) -> "Scheduler":
+        """The platform's scheduler; containers labelled with this platform's home. Without
+        ``host_records`` (a callable returning :class:`HostRecord`) the local engine is the only host."""
         from router import Router
 
-        host = Host("local", docker_client, "127.0.0.1", platform=platform_id(settings.home))
-        return cls([host], router or Router.from_settings(settings), Path(settings.home) / "scheduler",
-                   settings.domain, **kwargs)
+        platform = platform_id(settings.home)
+        state_dir = Path(settings.home) / "scheduler"
+        if host_records is None:
+            hosts = [Host("local", docker_client, "127.0.0.1", platform=platform)]
+        else:
+            hosts = HostPool(host_records, connector(settings, docker_client), platform, state_dir)
+        return cls(hosts, router or Router.from_settings(settings), state_dir, settings.domain, **kwargs)
+
+    @property
+    def hosts(self) -> dict[str, Host]:
+        """Every host by name (down ones included)."""
+        return self._fixed_hosts if self.pool is None else self.pool.hosts()
+
+    def live_hosts(self) -> dict[str, Host]:
+        """The hosts that answer (a down host's containers are unknown until it is back)."""
+        if self.pool is None:
+            return self._fixed_hosts
+        down = self.pool.down()
+        return {name: host for name, host in self.pool.hosts().items() if name not in down}
+
+    def placement_hosts(self) -> list:
+        """What placement sees: names for fixed hosts; capacity, tags, health and load for a pool."""
+        if self.pool is None:
+            return list(self._fixed_hosts)
+        live = self.live_hosts()
+        counts = self._parallel(lambda h: sum(c.running for c in h.containers()), live.values())
+        return self.pool.infos({name: (count, 0) for name, count in zip(live, counts)})
 
     # -- queries -------------------------------------------------------------------------------
 
@@ -91,7 +119,8 @@ class Scheduler:
 
     def containers(self, app: str) -> list[Container]:
         """Every container of ``app`` on every host (one-off ones included)."""
-        return [c for host in self.hosts.values() for c in host.containers(app)]
+        return [c for found in self._parallel(lambda h: h.containers(app), self.live_hosts().values())
+                for c in found]
 
     def status(self, app: str) -> list[ProcessStatus]:
         deployed = self.state.deployed_version(app)
@@ -114,7 +143,12 @@ class Scheduler:
             deployed = self.state.deployed_version(spec.app)
             if deployed is not None and spec.version < deployed:
                 raise Superseded(spec.app, spec.version, deployed)
-            return self.converge(spec, progress)
+            try:
+                return self.converge(spec, progress)
+            except DeployError:
+                if spec.version != deployed:
+                    self.state.set_failed_version(spec.app, spec.version)
+                raise
 
     def scale(self, spec: ReleaseSpec, progress: Progress | None = None) -> DeployResult:
         """Apply ``spec.scale``: add or remove containers, leaving the others untouched."""
@@ -149,6 +183,10 @@ class Scheduler:
         host = next(iter(self.hosts.values()))
         return run_oneoff(host, spec, command, output, timeout)
 
+    def events(self, app: str, lines: int | None = 100) -> list[str]:
+        """The scheduler's own events of ``app`` (crashes, restarts), formatted like log lines."""
+        return self.state.events(app, lines)
+
     def logs(self, app: str, lines: int | None = 100, follow: bool = False,
              stop: threading.Event | None = None) -> Iterator[str]:
         """Formatted output lines of the app's containers, oldest first; with ``follow``, keeps going
@@ -174,7 +212,9 @@ class Scheduler:
         """The cutover itself; the caller holds ``self.state.app_lock(spec.app)``."""
         began = time.monotonic()
         actual = [c for c in self.containers(spec.app) if c.type != ONEOFF_TYPE]
-        slots = place(spec.desired_scale(), list(self.hosts), [c for c in actual if c.version == spec.version])
+        memory = {t: memory_bytes(limit["memory"]) for t, limit in spec.limits.items() if limit.get("memory")}
+        slots = place(spec.desired_scale(), self.placement_hosts(), [c for c in actual if c.version == spec.version],
+                      memory=memory, tags=spec.tags)
         plan = converge(spec.version, slots, actual)
         keep = [c for c in plan.keep if not restart(c)]
         renewed = [c for c in plan.keep if restart(c)]
@@ -185,6 +225,7 @@ class Scheduler:
         retire = list(plan.retire) + renewed
         if not starts and not retire and not plan.replace:
             self.sync_router(spec)
+            self.state.set_deployed(spec.app, spec.version, spec.as_dict())
             return DeployResult(spec.app, spec.version, (), (), tuple(upstreams_of(spec, keep)),
                                 time.monotonic() - began)
         progress(f"{spec.app} v{spec.version}: {describe_scale(spec)}; starting {len(starts)}, "
@@ -201,7 +242,7 @@ class Scheduler:
             progress(f"router: {', '.join(self.hostnames(spec))} -> {len(upstreams)} web container(s)")
         if spec.version != self.state.deployed_version(spec.app):
             self.state.set_crashes(spec.app, {})
-        self.state.set_deployed_version(spec.app, spec.version)
+        self.state.set_deployed(spec.app, spec.version, spec.as_dict())
         if self.drain_seconds and any(c.address for c in retire):
             progress(f"draining {sum(1 for c in retire if c.address)} old web container(s) for {self.drain_seconds:g}s")
             time.sleep(self.drain_seconds)
@@ -289,6 +330,19 @@ class Scheduler:
                 raise error
             results.append(error if error is not None else future.result())
         return results
+
+
+def connector(settings, local_client):
+    """How a :class:`HostPool` reaches a host's engine: the local client, or SSH with pinned keys."""
+    from scheduler.ssh import docker_over_ssh, platform_key
+
+    key, known_hosts = platform_key(settings.home), Path(settings.home) / "ssh" / "known_hosts"
+
+    def connect(record, timeout: float = 60.0):
+        if record.url is None:
+            return local_client
+        return docker_over_ssh(record.url, key, known_hosts, timeout=timeout, connect_timeout=min(timeout, 5.0))
+    return connect
 
 
 def platform_id(home: Path | str) -> str:

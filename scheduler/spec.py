@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Mapping
 
 from scheduler.errors import InvalidSpec
@@ -52,6 +52,7 @@ class ReleaseSpec:
     healthcheck: HealthCheck | Mapping | None = None
     domains: tuple[str, ...] = ()
     routing: Mapping = field(default_factory=dict)  # router settings: max_body_size, read_timeout, ...
+    tags: Mapping[str, str] = field(default_factory=dict)  # hosts must carry these (deis tags:set)
 
     def __post_init__(self):
         if not isinstance(self.app, str) or len(self.app) > 63 or not APP_NAME.fullmatch(self.app):
@@ -101,6 +102,19 @@ class ReleaseSpec:
 
     def desired_scale(self) -> dict[str, int]:
         return {ptype: count for ptype, count in sorted(self.scale.items()) if count > 0}
+
+    def as_dict(self) -> dict:
+        """Plain JSON-able data; :meth:`from_dict` gives an equal spec back."""
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data.update(procfile=dict(self.procfile), config=dict(self.config), scale=dict(self.scale),
+                    limits={ptype: dict(limit) for ptype, limit in self.limits.items()},
+                    healthcheck=asdict(self.healthcheck) if self.healthcheck else None,
+                    domains=list(self.domains), routing=dict(self.routing), tags=dict(self.tags))
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> "ReleaseSpec":
+        return cls(**{**data, "domains": tuple(data.get("domains", ()))})
 
 
 def _check_type(ptype) -> None:
