@@ -54,7 +54,8 @@ def logs(name):
         raise BadRequest(f"lines must be a whole number between 0 and {MAX_LOG_LINES}")
     lines, follow = int(raw), request.args.get("follow") in ("1", "true")
     deployer = _deployer()
-    merged = sorted(deployer.events.tail(app.name, lines) + list(deployer.scheduler.logs(app.name, lines)))
+    merged = sorted(deployer.events.tail(app.name, lines) + deployer.scheduler.events(app.name, lines)
+                    + list(deployer.scheduler.logs(app.name, lines)))
     backlog = merged[-lines:] if lines else []
     if not follow:
         return Response("".join(f"{line}\n" for line in backlog), mimetype="text/plain")

@@ -14,6 +14,8 @@ from sqlalchemy.orm import Session
 from controller.errors import BadRequest
 from controller.events import EventLog
 from controller.models import App, Domain, Release
+from router.errors import InvalidRoute
+from router.routes import make_settings
 from scheduler.errors import InvalidSpec, SchedulerError, Superseded
 from scheduler.spec import HealthCheck, ReleaseSpec
 
@@ -23,6 +25,9 @@ log = logging.getLogger(__name__)
 HEALTHCHECK_KEYS = {"HEALTHCHECK_URL": ("path", str), "HEALTHCHECK_STATUS": ("status", int),
                     "HEALTHCHECK_TIMEOUT": ("timeout", float), "HEALTHCHECK_INTERVAL": ("interval", float),
                     "HEALTHCHECK_INITIAL_DELAY": ("initial_delay", float)}
+# Per-app router settings, also through config.
+ROUTER_KEYS = {"ROUTER_MAX_BODY_SIZE": "max_body_size", "ROUTER_CONNECT_TIMEOUT": "connect_timeout",
+               "ROUTER_READ_TIMEOUT": "read_timeout", "ROUTER_SEND_TIMEOUT": "send_timeout"}
 
 
 def healthcheck(values: dict) -> dict | None:
@@ -39,14 +44,24 @@ def healthcheck(values: dict) -> dict | None:
     return check
 
 
+def routing(values: dict) -> dict:
+    """The app's router settings (body size, timeouts) from ROUTER_* config keys."""
+    return {name: values[key] for key, name in ROUTER_KEYS.items() if key in values}
+
+
 def check_healthcheck(values: dict) -> None:
-    """Refuse HEALTHCHECK_* config the scheduler could not use, before it is committed."""
+    """Refuse HEALTHCHECK_* and ROUTER_* config the platform could not use, before it is committed."""
     check = healthcheck(values)
     if check is not None:
         try:
             HealthCheck(**check)
         except InvalidSpec as exc:
             raise BadRequest(str(exc)) from None
+    try:
+        make_settings("app", routing(values))
+    except InvalidRoute as exc:
+        key = next(key for key, name in ROUTER_KEYS.items() if name == exc.field)
+        raise BadRequest(f"invalid {key} {exc.value!r}: {exc.reason}") from None
 
 
 def limits(memory: dict, cpu: dict) -> dict:
@@ -65,7 +80,7 @@ def release_spec(db: Session, app: App, release: Release) -> ReleaseSpec | None:
     return ReleaseSpec(app=app.name, version=release.version, image=build.image, kind=build.kind,
                        procfile=procfile, config=config.values, scale=dict(app.structure or {}),
                        limits=limits(config.memory, config.cpu), healthcheck=healthcheck(config.values),
-                       domains=domains, tags=dict(config.tags or {}))
+                       domains=domains, routing=routing(config.values), tags=dict(config.tags or {}))
 
 
 class Deployer:

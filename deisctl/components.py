@@ -89,23 +89,10 @@ def _controller_answers(s: Settings) -> bool:
         return False
 
 
-def _router_prepare(s: Settings) -> None:
-    from router.router import Router
-
-    Router.from_settings(s).apply()  # nginx.conf rendered from the persisted routes and checked
-
-
-def _router_argv(s: Settings) -> list[str]:
-    from router import nginx
-
-    prefix = s.home / "router"
-    return ["nginx", "-p", f"{prefix}/", "-c", str(prefix / nginx.CONF_NAME), "-g", "daemon off;"]
-
-
 COMPONENTS: list[Component] = [
     Component("redis", _redis_argv, _port("redis_port")),
     Component("registry", _registry_argv, _port("registry_port"), prepare=_registry_prepare),
-    Component("router", _router_argv, _port("router_port"), prepare=_router_prepare),
+    Component("router", _python("router"), _port("router_port")),
     Component("controller", _controller_argv, _controller_answers),
     Component("builder", _python("builder.server"), _port("builder_port")),
     Component("worker", _python("builder.worker"), _worker_answers),

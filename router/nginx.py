@@ -11,8 +11,9 @@ import signal
 import subprocess
 import time
 from pathlib import Path
+from typing import Callable
 
-from deisctl.processes import ProcessError, pid_alive, port_answers, read_pid, spawn, stop_pid, wait_for
+from deisctl.processes import ProcessError, pid_alive, read_pid, stop_pid, wait_for
 from router.errors import ConfigRejected, NginxError
 
 log = logging.getLogger(__name__)
@@ -54,22 +55,30 @@ def worker_pids(master: int) -> set[int]:
     return pids
 
 
-def start(prefix: Path, binary: str = "nginx", timeout: float = 10.0, port: int | None = None,
-          host: str = "127.0.0.1") -> int:
-    """Start the master in the foreground of its own session; return its pid (no-op if running)."""
+def start(prefix: Path, binary: str = "nginx", timeout: float = 10.0, ready: Callable[[], bool] | None = None,
+          cwd: Path | None = None, new_session: bool = True) -> int:
+    """Start the master of ``prefix`` in the foreground (``daemon off``); return its pid (no-op if running).
+
+    ``ready`` says when it serves; ``new_session`` off keeps it in the caller's process group, so
+    a supervisor stopped by group signal takes its nginx masters along.
+    """
     pid = master_pid(prefix)
     if pid is not None:
         return pid
     ensure_dirs(prefix)
     conf = prefix / CONF_NAME
     check_config(prefix, conf, binary)
-    proc = spawn([binary, "-p", f"{prefix}/", "-c", str(conf), "-g", "daemon off;"], prefix / "logs" / "master.log")
+    logfile = prefix / "logs" / "master.log"
+    with open(logfile, "ab") as output:
+        proc = subprocess.Popen([binary, "-p", f"{prefix}/", "-c", str(conf), "-g", "daemon off;"],
+                                stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                cwd=cwd, start_new_session=new_session)
     try:
-        wait_for(lambda: (prefix / PID_NAME).exists() and (port is None or port_answers(port, host)),
-                 timeout, "nginx", process=proc)
+        wait_for(lambda: (prefix / PID_NAME).exists() and (ready is None or ready()), timeout, "nginx",
+                 process=proc)
     except ProcessError as exc:
         stop_pid(proc.pid)
-        raise NginxError(f"{exc}: {_tail(prefix / 'logs' / 'master.log')}") from exc
+        raise NginxError(f"{exc}: {_tail(logfile)} {_tail(prefix / 'logs' / 'error.log')}") from exc
     log.info("nginx started with prefix %s (pid %d)", prefix, proc.pid)
     return proc.pid
 

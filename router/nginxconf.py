@@ -1,4 +1,20 @@
-"""Render the whole nginx configuration of the router from routes (pure).
+"""Render the router's two nginx configurations (pure).
+
+The router is two nginx masters. The *edge* listens on the router port and holds the clients'
+connections; its configuration never depends on routes, so it is never reloaded. It passes every
+request over keep-alive connections to the *routing* tier, which matches hostnames to apps and
+proxies to their containers; that one is re-rendered and reloaded gracefully on every change.
+
+Why two: a reload makes the old workers close their idle keep-alive connections at once, and a
+client that sent its next request on one at that moment gets a reset. Between the two tiers that
+race is harmless, because nginx retries a request that fails on a cached upstream connection.
+Requests with a body are streamed (never retried, never written to disk); requests without one
+are retried. Both masters run with the router prefix as their working directory, where the
+routing tier's unix socket lives (a relative path: never too long for a socket address).
+
+Without an edge (a router whose nginx is started directly, ``nginx -p PREFIX -c PREFIX/nginx.conf``),
+the routing tier listens on the router port itself and sets the forwarded headers: it works, but
+clients can see that reset during reloads.
 
 Paths are relative to the nginx prefix (``nginx -p PREFIX``), so the same text works for any
 platform home. Values come only from validated :class:`~router.routes.Route` objects.
@@ -10,10 +26,12 @@ from typing import Iterable
 
 from router.routes import Route, check_conflicts
 
+ROUTING_SOCKET = "routing.sock"  # relative to the masters' working directory, the router prefix
 # Passive failover: a server that fails this many times within FAIL_TIMEOUT is skipped for FAIL_TIMEOUT.
 MAX_FAILS = 3
 FAIL_TIMEOUT = "10s"
 UPSTREAM_KEEPALIVE = 64
+EDGE_KEEPALIVE = 256
 
 NOT_FOUND_PAGE = ("<html><head><title>404 Not Found</title></head><body><h1>404 Not Found</h1>"
                   "<p>No application is configured for this hostname.</p></body></html>\\n")
@@ -28,27 +46,14 @@ def upstream_name(app: str) -> str:
     return f"deis_app_{app}"
 
 
-def render(routes: Iterable[Route], listen_port: int, listen_address: str = "0.0.0.0",
-           worker_processes: int | str = "auto", access_log: bool = True) -> str:
-    """Return the nginx.conf text serving ``routes`` on ``listen_port``."""
-    routes = sorted(routes, key=lambda r: r.app)
-    check_conflicts(routes)
-    if not isinstance(listen_port, int) or not 0 < listen_port < 65536:
-        raise ValueError(f"listen port must be 1-65535, got {listen_port!r}")
-    if ipaddress.ip_address(listen_address).version == 6:
-        listen_address = f"[{listen_address}]"
+def _check_workers(worker_processes) -> None:
     if worker_processes != "auto" and (not isinstance(worker_processes, int) or worker_processes < 1):
         raise ValueError(f"worker_processes must be 'auto' or a positive integer, got {worker_processes!r}")
-    listen = f"{listen_address}:{listen_port}"
-    parts = [_main(listen, worker_processes, access_log)]
-    for route in routes:
-        parts.append(_app(route, listen))
-    parts.append("}\n")
-    return "".join(parts)
 
 
-def _main(listen: str, worker_processes, access_log: bool) -> str:
-    log_line = ("access_log logs/access.log deis buffer=64k flush=1s;" if access_log else "access_log off;")
+def _head(worker_processes, access_log: str) -> str:
+    """Settings both tiers share. Request bodies stay in memory or are streamed, and responses are
+    never spilled to disk: workers may not be allowed to write under the platform home."""
     return f"""# Rendered by router.nginxconf; do not edit: every change is overwritten on the next update.
 worker_processes {worker_processes};
 pid nginx.pid;
@@ -56,6 +61,7 @@ error_log logs/error.log warn;
 
 events {{
     worker_connections 4096;
+    multi_accept on;
 }}
 
 http {{
@@ -63,18 +69,17 @@ http {{
     default_type application/octet-stream;
     log_format deis '$remote_addr - [$time_local] "$host" "$request" $status $body_bytes_sent '
                     '$request_time "$upstream_addr" $upstream_response_time';
-    {log_line}
+    {access_log}
 
     client_body_temp_path temp/body;
     proxy_temp_path temp/proxy;
     fastcgi_temp_path temp/fastcgi;
     uwsgi_temp_path temp/uwsgi;
     scgi_temp_path temp/scgi;
-    # Workers may not be able to write temp files: stream request bodies, never spill responses to disk.
-    proxy_request_buffering off;
     proxy_max_temp_file_size 0;
 
     keepalive_timeout 65s;
+    keepalive_requests 100000;
     sendfile on;
     tcp_nodelay on;
 
@@ -83,20 +88,105 @@ http {{
         default upgrade;
         "" "";
     }}
-    # Keep the client's scheme when a trusted load balancer in front already set it.
-    map $http_x_forwarded_proto $deis_forwarded_proto {{
-        default $http_x_forwarded_proto;
-        "" $scheme;
+    # Requests with a body go to the streaming location (see _proxy).
+    map "$http_content_length$http_transfer_encoding" $deis_has_body {{
+        "" "";
+        default 1;
     }}
 
     proxy_http_version 1.1;
-    proxy_set_header Host $host;
     proxy_set_header Upgrade $http_upgrade;
     proxy_set_header Connection $deis_connection;
+"""
+
+
+# Where clients connect (the edge, or a routing tier without one), the forwarded headers are made...
+_FORWARDED_HEADERS = """    # Keep the client's scheme when a trusted load balancer in front already set it.
+    map $http_x_forwarded_proto $deis_forwarded_proto {
+        default $http_x_forwarded_proto;
+        "" $scheme;
+    }
     proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
     proxy_set_header X-Forwarded-Proto $deis_forwarded_proto;
     proxy_set_header X-Forwarded-Port $server_port;
     proxy_set_header X-Real-IP $remote_addr;
+"""
+# ...and behind the edge, the only client, they are passed on, with the client's address taken from it.
+_EDGE_HEADERS = """    set_real_ip_from unix:;
+    real_ip_header X-Real-IP;
+    proxy_set_header X-Forwarded-For $http_x_forwarded_for;
+    proxy_set_header X-Forwarded-Proto $http_x_forwarded_proto;
+    proxy_set_header X-Forwarded-Port $http_x_forwarded_port;
+    proxy_set_header X-Real-IP $remote_addr;
+"""
+
+
+def _proxy(upstream: str, indent: str) -> str:
+    """Two locations: without a body a request is buffered, so a failure on a cached keep-alive
+    connection is retried; with one it is streamed (nginx never retries those after sending)."""
+    return f"""{indent}location / {{
+{indent}    error_page 418 = @deis_body;
+{indent}    if ($deis_has_body) {{
+{indent}        return 418;
+{indent}    }}
+{indent}    proxy_pass http://{upstream};
+{indent}}}
+{indent}location @deis_body {{
+{indent}    proxy_request_buffering off;
+{indent}    proxy_pass http://{upstream};
+{indent}}}
+"""
+
+
+def render_edge(listen_port: int, address: str = "0.0.0.0", worker_processes: int | str = "auto") -> str:
+    """The edge: clients' connections on ``address:listen_port``, all passed to the routing tier."""
+    listen = listen_address(listen_port, address)
+    _check_workers(worker_processes)
+    return _head(worker_processes, "access_log off;") + f"""
+    client_max_body_size 0;  # each app's limit is applied by the routing tier
+    client_body_buffer_size 16k;
+    proxy_buffering off;
+{_FORWARDED_HEADERS}    proxy_set_header Host $host;
+    proxy_connect_timeout 5s;
+    proxy_read_timeout 3600s;  # each app's timeouts are applied by the routing tier
+    proxy_send_timeout 3600s;
+    proxy_next_upstream error;
+
+    upstream deis_routing {{
+        server unix:{ROUTING_SOCKET} max_fails=0;
+        keepalive {EDGE_KEEPALIVE};
+        keepalive_requests 100000;
+        keepalive_timeout 30s;  # shorter than the routing tier's, so the edge closes idle ones first
+    }}
+
+    server {{
+        listen {listen} default_server backlog=4096;
+        server_name _;
+{_proxy("deis_routing", " " * 8)}    }}
+}}
+"""
+
+
+def listen_address(port: int, address: str = "0.0.0.0") -> str:
+    """``address:port`` for a ``listen`` directive (IPv6 in brackets), validated."""
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+        raise ValueError(f"listen port must be 1-65535, got {port!r}")
+    return f"[{address}]:{port}" if ipaddress.ip_address(address).version == 6 else f"{address}:{port}"
+
+
+def render(routes: Iterable[Route], worker_processes: int | str = "auto", access_log: bool = True,
+           listen: str | None = None) -> str:
+    """The routing tier serving ``routes``: on the unix socket the edge passes requests to, or with
+    ``listen`` (from :func:`listen_address`) straight on the router port, without an edge."""
+    routes = sorted(routes, key=lambda r: r.app)
+    check_conflicts(routes)
+    _check_workers(worker_processes)
+    log_line = "access_log logs/access.log deis buffer=64k flush=1s;" if access_log else "access_log off;"
+    headers = _FORWARDED_HEADERS if listen else _EDGE_HEADERS
+    listen = listen or f"unix:{ROUTING_SOCKET}"
+    parts = [_head(worker_processes, log_line), f"""
+    client_body_buffer_size 16k;
+{headers}    proxy_set_header Host $host;
     proxy_next_upstream error timeout;
     proxy_next_upstream_tries 3;
 
@@ -108,7 +198,11 @@ http {{
             return 404 "{NOT_FOUND_PAGE}";
         }}
     }}
-"""
+"""]
+    for route in routes:
+        parts.append(_app(route, listen))
+    parts.append("}\n")
+    return "".join(parts)
 
 
 def _app(route: Route, listen: str) -> str:
@@ -138,8 +232,5 @@ def _app(route: Route, listen: str) -> str:
     return upstream + head + f"""        proxy_connect_timeout {settings.connect_timeout};
         proxy_read_timeout {settings.read_timeout};
         proxy_send_timeout {settings.send_timeout};
-        location / {{
-            proxy_pass http://{upstream_name(route.app)};
-        }}
-    }}
+{_proxy(upstream_name(route.app), " " * 8)}    }}
 """

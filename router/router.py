@@ -1,5 +1,10 @@
 """The router of one platform: persisted routes, rendered to nginx.conf, checked, swapped and reloaded.
 
+Two nginx masters share the prefix (see :mod:`router.nginxconf`): the routing tier (``PREFIX``) is
+reloaded on every change; the edge (``PREFIX/edge``) holds the clients' connections and is not.
+:meth:`Router.start` and :meth:`Router.serve` (``python -m router``) run both. A router whose
+edge was never configured renders the routing tier to listen on the router port itself, so an
+nginx started directly with ``-p PREFIX -c PREFIX/nginx.conf`` serves on its own.
 Several processes (controller workers, the reconcile loop) update routes; every update holds an
 exclusive file lock on ``<prefix>/router.lock`` for its read-render-check-swap-reload cycle, and the
 full configuration is always re-rendered from the persisted state in ``<prefix>/routes.json``.
@@ -11,26 +16,30 @@ import fcntl
 import json
 import logging
 import os
+import threading
 from pathlib import Path
 from typing import Callable, Iterable, Mapping
 
+from deisctl.processes import port_answers
 from router import nginx
 from router.errors import RouterError
-from router.nginxconf import render
+from router.nginxconf import ROUTING_SOCKET, listen_address, render, render_edge
 from router.routes import Route, make_route, route_from_dict, upsert, validate_app, without
 
 log = logging.getLogger(__name__)
 
 STATE_NAME = "routes.json"
+EDGE_DIR = "edge"
 LOCK_NAME = "router.lock"
 
 
 class Router:
-    """Routes of one platform, served by the nginx master running with ``prefix``."""
+    """Routes of one platform, served by the nginx masters running with ``prefix``."""
 
     def __init__(self, prefix: Path | str, port: int, listen_address: str = "0.0.0.0", binary: str = "nginx",
                  worker_processes: int | str = "auto", access_log: bool = True):
         self.prefix = Path(prefix).resolve()
+        self.edge_prefix = self.prefix / EDGE_DIR
         self.port = port
         self.listen_address = listen_address
         self.binary = binary
@@ -52,7 +61,15 @@ class Router:
 
     def render(self, routes: Iterable[Route] | None = None) -> str:
         routes = self._load() if routes is None else routes
-        return render(routes, self.port, self.listen_address, self.worker_processes, self.access_log)
+        listen = None if self.has_edge else listen_address(self.port, self.listen_address)
+        return render(routes, self.worker_processes, self.access_log, listen)
+
+    @property
+    def has_edge(self) -> bool:
+        return (self.edge_prefix / nginx.CONF_NAME).exists()
+
+    def render_edge(self) -> str:
+        return render_edge(self.port, self.listen_address, self.worker_processes)
 
     # -- updating ------------------------------------------------------------------------------
 
@@ -85,17 +102,41 @@ class Router:
 
     # -- the nginx master ----------------------------------------------------------------------
 
-    def start(self, timeout: float = 10.0) -> int:
-        """Write the configuration from state and start nginx (no-op if running); return the master pid."""
+    def start(self, timeout: float = 10.0, new_session: bool = True) -> int:
+        """Write both configurations and start the routing tier, then the edge (each a no-op when it
+        runs already); return the edge's master pid."""
+        self._write_edge()
         self.apply()
+        socket = self.prefix / ROUTING_SOCKET
+        if nginx.master_pid(self.prefix) is None:
+            socket.unlink(missing_ok=True)  # left by a master that was killed
+        nginx.start(self.prefix, self.binary, timeout, ready=socket.exists, cwd=self.prefix, new_session=new_session)
         host = "127.0.0.1" if self.listen_address in ("0.0.0.0", "127.0.0.1") else self.listen_address
-        return nginx.start(self.prefix, self.binary, timeout, port=self.port, host=host)
+        return nginx.start(self.edge_prefix, self.binary, timeout, ready=lambda: port_answers(self.port, host),
+                           cwd=self.prefix, new_session=new_session)
 
     def stop(self, timeout: float = 10.0) -> bool:
-        return nginx.stop(self.prefix, timeout)
+        """Stop the edge, then the routing tier, gracefully; False when neither was running."""
+        edge = nginx.stop(self.edge_prefix, timeout)
+        return nginx.stop(self.prefix, timeout) or edge
 
     def pid(self) -> int | None:
-        return nginx.master_pid(self.prefix)
+        """The edge's master pid, None when the router is not running."""
+        return nginx.master_pid(self.edge_prefix)
+
+    def serve(self, stop: threading.Event | None = None, poll: float = 0.5) -> int:
+        """Run both masters in this process group until ``stop`` is set or one of them dies; then stop
+        both. For ``deisctl up`` (``python -m router``); returns an exit status."""
+        stop = stop or threading.Event()
+        try:
+            self.start(new_session=False)
+            while not stop.wait(poll):
+                if nginx.master_pid(self.prefix) is None or nginx.master_pid(self.edge_prefix) is None:
+                    log.error("an nginx master of %s exited; stopping the router", self.prefix)
+                    return 1
+            return 0
+        finally:
+            self.stop()
 
     # -- internals -----------------------------------------------------------------------------
 
@@ -119,6 +160,20 @@ class Router:
             reloaded = nginx.reload(self.prefix)
             log.info("router config updated (%d apps, reloaded=%s)", len(new), reloaded)
             return True
+
+    def _write_edge(self) -> None:
+        """The edge's configuration depends only on the port and address: rewritten (and the edge
+        reloaded) only when those settings changed."""
+        nginx.ensure_dirs(self.edge_prefix)
+        with _locked(self.prefix / LOCK_NAME):
+            conf, text = self.edge_prefix / nginx.CONF_NAME, self.render_edge()
+            if conf.exists() and conf.read_text() == text:
+                return
+            candidate = self.edge_prefix / (nginx.CONF_NAME + ".next")
+            candidate.write_text(text)
+            nginx.check_config(self.edge_prefix, candidate, self.binary)
+            os.replace(candidate, conf)
+            nginx.reload(self.edge_prefix)
 
     def _load(self) -> list[Route]:
         try:
@@ -145,10 +200,12 @@ def _locked(path: Path):
 
 
 def start(prefix: Path | str, port: int, listen_address: str = "0.0.0.0", **kwargs) -> int:
-    """Start the router's nginx for ``deisctl up``; return the master pid."""
+    """Start the router's nginx masters in the background; return the edge's master pid."""
     return Router(prefix, port, listen_address, **kwargs).start()
 
 
 def stop(prefix: Path | str, timeout: float = 10.0) -> bool:
-    """Stop the router's nginx for ``deisctl down``; False when it was not running."""
-    return nginx.stop(Path(prefix).resolve(), timeout)
+    """Stop the router's nginx masters; False when they were not running."""
+    prefix = Path(prefix).resolve()
+    edge = nginx.stop(prefix / EDGE_DIR, timeout)
+    return nginx.stop(prefix, timeout) or edge

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import docker.errors
+import paramiko
 import requests
 
 from scheduler.containers import (CONTAINER_PORT, LABEL_APP, LABEL_PLATFORM, Container, ContainerPlan,
@@ -15,6 +16,9 @@ from scheduler.containers import (CONTAINER_PORT, LABEL_APP, LABEL_PLATFORM, Con
 from scheduler.errors import HostError
 
 log = logging.getLogger(__name__)
+
+# What a call to an engine can raise: the SDK's errors, HTTP errors, and (remote hosts) SSH and socket errors.
+ENGINE_ERRORS = (docker.errors.DockerException, requests.RequestException, paramiko.SSHException, OSError)
 
 
 class Host:
@@ -49,11 +53,11 @@ class Host:
             except docker.errors.ImageNotFound:
                 self.pull(plan.image)  # a remote host fetches the release from the platform's registry
                 container = create()
-        except (docker.errors.DockerException, requests.RequestException) as exc:
+        except ENGINE_ERRORS as exc:
             raise HostError(self.name, f"creating {plan.name}", _explain(exc)) from exc
         try:
             container.start()
-        except (docker.errors.DockerException, requests.RequestException) as exc:
+        except ENGINE_ERRORS as exc:
             # A created but unstartable container (e.g. bad command) would block its name.
             self.remove(container.id)
             raise HostError(self.name, f"starting {plan.name}", _explain(exc)) from exc
@@ -71,7 +75,7 @@ class Host:
             filters.append(f"{LABEL_APP}={app}")
         try:
             ids = [c["Id"] for c in self.client.api.containers(all=True, filters={"label": filters})]
-        except (docker.errors.DockerException, requests.RequestException) as exc:
+        except ENGINE_ERRORS as exc:
             raise HostError(self.name, "listing containers", _explain(exc)) from exc
         found = (self.inspect(cid) for cid in ids)
         return [c for c in found if c is not None]
@@ -81,7 +85,7 @@ class Host:
             attrs = self.client.api.inspect_container(container_id)
         except docker.errors.NotFound:
             return None
-        except (docker.errors.DockerException, requests.RequestException) as exc:
+        except ENGINE_ERRORS as exc:
             raise HostError(self.name, f"inspecting {container_id[:12]}", _explain(exc)) from exc
         return from_attrs(attrs, self.name, self.address)
 
@@ -91,7 +95,7 @@ class Host:
             self.client.api.stop(container_id, timeout=max(0, int(round(timeout))))
         except docker.errors.NotFound:
             return
-        except (docker.errors.DockerException, requests.RequestException) as exc:
+        except ENGINE_ERRORS as exc:
             log.warning("stopping %s on %s failed: %s; removing it by force", container_id[:12], self.name, exc)
         self.remove(container_id)
 
@@ -104,13 +108,13 @@ class Host:
             if "already in progress" in str(exc):
                 return
             raise HostError(self.name, f"removing {container_id[:12]}", _explain(exc)) from exc
-        except (docker.errors.DockerException, requests.RequestException) as exc:
+        except ENGINE_ERRORS as exc:
             raise HostError(self.name, f"removing {container_id[:12]}", _explain(exc)) from exc
 
     def rename(self, container_id: str, name: str) -> None:
         try:
             self.client.api.rename(container_id, name)
-        except (docker.errors.DockerException, requests.RequestException) as exc:
+        except ENGINE_ERRORS as exc:
             raise HostError(self.name, f"renaming {container_id[:12]} to {name}", _explain(exc)) from exc
 
     def logs(self, container_id: str, tail: int | str = "all", timestamps: bool = False) -> list[str]:
@@ -119,7 +123,7 @@ class Host:
             raw = self.client.api.logs(container_id, stdout=True, stderr=True, tail=tail, timestamps=timestamps)
         except docker.errors.NotFound:
             return []
-        except (docker.errors.DockerException, requests.RequestException) as exc:
+        except ENGINE_ERRORS as exc:
             raise HostError(self.name, f"reading logs of {container_id[:12]}", _explain(exc)) from exc
         return raw.decode("utf-8", errors="replace").splitlines()
 
@@ -128,7 +132,7 @@ class Host:
         try:
             return self.client.api.logs(container_id, stdout=True, stderr=True, stream=True, follow=True,
                                         tail=tail, timestamps=timestamps)
-        except (docker.errors.DockerException, requests.RequestException) as exc:
+        except ENGINE_ERRORS as exc:
             raise HostError(self.name, f"following logs of {container_id[:12]}", _explain(exc)) from exc
 
     def wait(self, container_id: str, timeout: float | None = None) -> int:
@@ -137,7 +141,7 @@ class Host:
             result = self.client.api.wait(container_id, timeout=timeout)
         except requests.exceptions.ConnectionError as exc:
             raise HostError(self.name, f"waiting for {container_id[:12]}", f"timed out: {exc}") from exc
-        except (docker.errors.DockerException, requests.RequestException) as exc:
+        except ENGINE_ERRORS as exc:
             raise HostError(self.name, f"waiting for {container_id[:12]}", _explain(exc)) from exc
         return int(result.get("StatusCode", -1))
 

@@ -156,15 +156,25 @@ def run_loop(scheduler: Scheduler, desired: Callable[[], Iterable[ReleaseSpec]],
              stop: threading.Event | None = None, progress: Progress | None = None) -> None:
     """Reconcile every ``interval`` seconds until ``stop`` is set; one failed round never ends the loop."""
     stop = stop or threading.Event()
+    if scheduler.pool is not None:
+        # Health on its own clock: a round blocked on a host that just vanished must not delay noticing it.
+        threading.Thread(target=_probe_loop, args=(scheduler.pool, min(interval, 2.0), stop), daemon=True).start()
     while not stop.is_set():
         try:
-            if scheduler.pool is not None:
-                scheduler.pool.probe()  # hosts that stopped answering get their processes placed elsewhere
             report = reconcile_once(scheduler, desired(), progress)
             if report.errors:
                 log.warning("reconcile errors: %s", "; ".join(report.errors))
         except Exception:  # noqa: BLE001 - the loop must survive a bad round (engine restarting, DB busy)
             log.exception("reconcile round failed")
+        stop.wait(interval)
+
+
+def _probe_loop(pool, interval: float, stop: threading.Event) -> None:
+    while not stop.is_set():
+        try:
+            pool.probe()
+        except Exception:  # noqa: BLE001 - keep probing whatever one round hit
+            log.exception("probing hosts failed")
         stop.wait(interval)
 
 

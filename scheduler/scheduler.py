@@ -12,7 +12,7 @@ import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
@@ -109,8 +109,11 @@ class Scheduler:
         if self.pool is None:
             return list(self._fixed_hosts)
         live = self.live_hosts()
-        counts = self._parallel(lambda h: sum(c.running for c in h.containers()), live.values())
-        return self.pool.infos({name: (count, 0) for name, count in zip(live, counts)})
+        counts = self._parallel(lambda h: sum(c.running for c in h.containers()), live.values(),
+                                return_exceptions=True)
+        down = {name for name, count in zip(live, counts) if isinstance(count, BaseException)}
+        return [info if info.name not in down else replace(info, healthy=False) for info in
+                self.pool.infos({name: (count, 0) for name, count in zip(live, counts) if name not in down})]
 
     # -- queries -------------------------------------------------------------------------------
 
@@ -119,8 +122,17 @@ class Scheduler:
 
     def containers(self, app: str) -> list[Container]:
         """Every container of ``app`` on every host (one-off ones included)."""
-        return [c for found in self._parallel(lambda h: h.containers(app), self.live_hosts().values())
-                for c in found]
+        hosts = list(self.live_hosts().values())
+        found = self._parallel(lambda h: h.containers(app), hosts, return_exceptions=True)
+        containers = []
+        for host, result in zip(hosts, found):
+            if isinstance(result, HostError):  # not marked down yet: its processes count as missing
+                log.warning("%s: %s", host.name, result)
+                continue
+            if isinstance(result, BaseException):
+                raise result
+            containers.extend(result)
+        return containers
 
     def status(self, app: str) -> list[ProcessStatus]:
         deployed = self.state.deployed_version(app)
@@ -332,13 +344,16 @@ class Scheduler:
         return results
 
 
+REMOTE_TIMEOUT = 10.0  # seconds per engine call over SSH (stops add their grace period on top)
+
+
 def connector(settings, local_client):
     """How a :class:`HostPool` reaches a host's engine: the local client, or SSH with pinned keys."""
     from scheduler.ssh import docker_over_ssh, platform_key
 
     key, known_hosts = platform_key(settings.home), Path(settings.home) / "ssh" / "known_hosts"
 
-    def connect(record, timeout: float = 60.0):
+    def connect(record, timeout: float = REMOTE_TIMEOUT):
         if record.url is None:
             return local_client
         return docker_over_ssh(record.url, key, known_hosts, timeout=timeout, connect_timeout=min(timeout, 5.0))

@@ -12,11 +12,33 @@ import subprocess
 from pathlib import Path
 
 import paramiko
-from docker.transport.sshconn import SSHHTTPAdapter
+from docker.transport.sshconn import SSHConnection, SSHConnectionPool, SSHHTTPAdapter
 
 from scheduler.errors import HostError
 
 API_VERSION = "1.41"  # Docker Engine 20.10, the oldest engine a host may run
+CHANNEL_OPEN_TIMEOUT = 5.0  # milliseconds on a live connection; a host that does not answer in 5 s is gone
+
+
+class _Connection(SSHConnection):
+    """Opens its channel with a timeout (the SDK waits for ever on a host that vanished) and drops
+    the SSH transport when that fails, so the next call connects afresh."""
+
+    def connect(self):
+        try:
+            channel = self.ssh_transport.open_session(timeout=min(self.timeout or CHANNEL_OPEN_TIMEOUT,
+                                                                  CHANNEL_OPEN_TIMEOUT))
+        except (paramiko.SSHException, OSError, EOFError):
+            self.ssh_transport.close()
+            raise
+        channel.settimeout(self.timeout)
+        channel.exec_command("docker system dial-stdio")
+        self.sock = channel
+
+
+class _Pool(SSHConnectionPool):
+    def _new_conn(self):
+        return _Connection(self.ssh_transport, self.timeout, self.ssh_host)
 
 
 class PinnedSSHAdapter(SSHHTTPAdapter):
@@ -38,6 +60,20 @@ class PinnedSSHAdapter(SSHHTTPAdapter):
                            "key_filename": self._key_filename, "look_for_keys": False, "allow_agent": False,
                            "timeout": self._connect_timeout, "banner_timeout": self._connect_timeout,
                            "auth_timeout": self._connect_timeout}
+
+    def get_connection(self, url, proxies=None):
+        with self.pools.lock:
+            transport = self.ssh_client.get_transport()
+            if transport is None or not transport.is_active():  # first call, or the host went away
+                self.pools.clear()
+                self.ssh_client.close()
+                self._connect()
+            pool = self.pools.get(url)
+            if pool is None:
+                pool = _Pool(ssh_client=self.ssh_client, timeout=self.timeout, maxsize=self.max_pool_size,
+                             host=self.ssh_host)
+                self.pools[url] = pool
+            return pool
 
 
 def platform_key(home: Path) -> Path:

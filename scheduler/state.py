@@ -1,13 +1,18 @@
 """What the scheduler remembers between processes, under a state directory it is given:
-per-app deploy locks, the deployed release, and crash/restart records of processes."""
+per-app deploy locks, the deployed release (and its spec), the last release whose deploy failed,
+crash/restart records of processes, and the scheduler's events per app (crashes, restarts)."""
 from __future__ import annotations
 
 import contextlib
 import fcntl
 import json
 import os
+from collections import deque
 from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
 from pathlib import Path
+
+EVENT_SOURCE = "deis-scheduler"
 
 
 @dataclass(frozen=True)
@@ -43,9 +48,25 @@ class SchedulerState:
     def deployed_version(self, app: str) -> int | None:
         return self._read(app).get("version")
 
-    def set_deployed_version(self, app: str, version: int) -> None:
+    def deployed_spec(self, app: str) -> dict | None:
+        """The spec (``ReleaseSpec.as_dict()``) of the deployed release, for repairs without the controller."""
+        return self._read(app).get("spec")
+
+    def set_deployed(self, app: str, version: int, spec: dict | None = None) -> None:
         data = self._read(app)
         data["version"] = version
+        data["spec"] = spec
+        if data.get("failed") is not None and data["failed"] <= version:
+            data["failed"] = None
+        self._write(app, data)
+
+    def failed_version(self, app: str) -> int | None:
+        """The newest release whose deploy failed (and was reported); not retried automatically."""
+        return self._read(app).get("failed")
+
+    def set_failed_version(self, app: str, version: int) -> None:
+        data = self._read(app)
+        data["failed"] = version
         self._write(app, data)
 
     def crashes(self, app: str) -> dict[str, CrashRecord]:
@@ -58,6 +79,30 @@ class SchedulerState:
 
     def forget(self, app: str) -> None:
         (self.root / "apps" / f"{app}.json").unlink(missing_ok=True)
+        self._events_path(app).unlink(missing_ok=True)
+
+    def record_event(self, app: str, message: str) -> None:
+        """Append ``<timestamp> app[deis-scheduler]: message``, the line format of ``deis logs``."""
+        path = self._events_path(app)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f000Z")  # Docker's nanosecond form
+        # One write() per line with O_APPEND: concurrent writers never interleave within a line.
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, f"{stamp} {app}[{EVENT_SOURCE}]: {message}\n".encode())
+        finally:
+            os.close(fd)
+
+    def events(self, app: str, lines: int | None = None) -> list[str]:
+        try:
+            with open(self._events_path(app), encoding="utf-8", errors="replace") as f:
+                kept = deque(f, maxlen=lines) if lines is not None else list(f)
+        except FileNotFoundError:
+            return []
+        return [line.rstrip("\n") for line in kept]
+
+    def _events_path(self, app: str) -> Path:
+        return self.root / "events" / f"{app}.log"
 
     def _read(self, app: str) -> dict:
         try:

@@ -3,7 +3,7 @@ import subprocess
 import pytest
 
 from router.errors import HostnameConflict
-from router.nginxconf import render
+from router.nginxconf import render, render_edge
 from router.routes import Route, make_route
 
 
@@ -16,7 +16,7 @@ def _routes():
 
 
 def test_render_app_with_upstreams():
-    text = render(_routes(), 8080, "127.0.0.1")
+    text = render(_routes())
     assert "upstream deis_app_alpha {" in text
     assert "server 127.0.0.1:32768 max_fails=3 fail_timeout=10s;" in text
     assert "server 127.0.0.1:32769 max_fails=3 fail_timeout=10s;" in text
@@ -25,15 +25,41 @@ def test_render_app_with_upstreams():
     assert "client_max_body_size 50m;" in text
     assert "proxy_read_timeout 120s;" in text
     assert "proxy_next_upstream error timeout;" in text
-    assert "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;" in text
-    assert "proxy_set_header X-Forwarded-Port $server_port;" in text
+    assert "proxy_set_header X-Forwarded-For $http_x_forwarded_for;" in text  # set by the edge
+    assert "set_real_ip_from unix:;" in text
     assert "proxy_set_header Host $host;" in text
     assert "map $http_upgrade $deis_connection" in text
+    alpha = text[text.index("# app alpha"):]
+    assert "listen unix:routing.sock;" in alpha and "proxy_pass http://deis_app_alpha;" in alpha
+    assert "location @deis_body {" in alpha and "proxy_request_buffering off;" in alpha
+
+
+def test_render_edge_is_independent_of_routes():
+    text = render_edge(8080, "127.0.0.1", 2)
+    assert "listen 127.0.0.1:8080 default_server backlog=4096;" in text
+    assert "worker_processes 2;" in text
+    assert "server unix:routing.sock max_fails=0;" in text
+    assert "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;" in text
+    assert "proxy_set_header X-Forwarded-Port $server_port;" in text
+    assert "proxy_set_header X-Real-IP $remote_addr;" in text
+    assert "client_max_body_size 0;" in text and "access_log off;" in text
+    assert "listen [::1]:80 default_server" in render_edge(80, "::1")
+    with pytest.raises(ValueError):
+        render_edge(0)
+    with pytest.raises(ValueError):
+        render_edge(80, "127.0.0.1", 0)
+
+
+def test_routing_tier_without_edge_listens_on_the_port_and_sets_forwarded_headers():
+    text = render(_routes(), listen="127.0.0.1:8080")
+    assert "listen 127.0.0.1:8080 default_server;" in text and "unix:" not in text
+    assert "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;" in text
+    assert "proxy_set_header X-Forwarded-Port $server_port;" in text
 
 
 def test_default_server_404_and_empty_app_503():
-    text = render(_routes(), 8080, "127.0.0.1")
-    assert "listen 127.0.0.1:8080 default_server;" in text
+    text = render(_routes())
+    assert "listen unix:routing.sock default_server;" in text
     assert "return 404" in text
     idle = text[text.index("# app idle"):]
     assert "return 503" in idle and "Application idle has no running web processes" in idle
@@ -41,25 +67,25 @@ def test_default_server_404_and_empty_app_503():
 
 
 def test_render_is_deterministic_and_sorted():
-    assert render(_routes(), 80) == render(list(reversed(_routes())), 80)
-    text = render(_routes(), 80)
+    assert render(_routes()) == render(list(reversed(_routes())))
+    text = render(_routes())
     assert text.index("# app alpha") < text.index("# app idle")
-    assert "listen 0.0.0.0:80;" in text
 
 
 def test_render_rejects_conflicts_and_bad_ports():
     clash = [make_route("a", ["x.deis.test"]), make_route("b", ["x.deis.test"])]
     with pytest.raises(HostnameConflict):
-        render(clash, 80)
+        render(clash)
     with pytest.raises(ValueError):
-        render([], 0)
+        render([], worker_processes=-1)
 
 
 def test_rendered_config_passes_nginx_check(tmp_path):
     for name in ("logs", "temp"):
         (tmp_path / name).mkdir()
-    conf = tmp_path / "nginx.conf"
-    conf.write_text(render(_routes() + [Route("empty", ("empty.deis.test",))], 8080, "127.0.0.1"))
-    result = subprocess.run(["nginx", "-t", "-q", "-p", f"{tmp_path}/", "-c", str(conf)],
-                            capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
+    for text in (render(_routes() + [Route("empty", ("empty.deis.test",))]), render_edge(8080, "127.0.0.1")):
+        conf = tmp_path / "nginx.conf"
+        conf.write_text(text)
+        result = subprocess.run(["nginx", "-t", "-q", "-p", f"{tmp_path}/", "-c", str(conf)],
+                                capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr

@@ -46,7 +46,7 @@ def platform(docker_client):
 @pytest.fixture
 def scheduler(docker_client, router, platform, tmp_path):
     return Scheduler([Host("local", docker_client, "127.0.0.1", platform=platform)], router, tmp_path / "state",
-                     DOMAIN, health_timeout=15, drain_seconds=0.5, stop_timeout=3)
+                     DOMAIN, health_timeout=8, drain_seconds=0.5, stop_timeout=3)
 
 
 def get(router, app: str, path: str = "/", session=None, timeout: float = 5) -> requests.Response:

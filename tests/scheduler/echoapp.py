@@ -1,7 +1,8 @@
 """A tiny web app image for scheduler tests and benches, built FROM the stack image.
 
-GET / answers "<MSG> <DEIS_RELEASE>"; /env/NAME echoes a variable; /healthz answers HEALTH_STATUS;
-BOOT_DELAY delays listening; CRASH makes it exit at boot with code 3.
+GET / answers "<MSG> <DEIS_RELEASE>"; /env/NAME echoes a variable; /healthz answers HEALTH_STATUS
+(421 when HEALTH_HOST is set and the Host header differs); BOOT_DELAY delays listening; CRASH makes
+it exit at boot with code 3.
 """
 from __future__ import annotations
 
@@ -28,6 +29,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         status = 200
         if self.path == "/healthz":
             status = int(os.environ.get("HEALTH_STATUS", "200"))
+            if os.environ.get("HEALTH_HOST", self.headers["Host"]) != self.headers["Host"]:
+                status = 421
             body = "health"
         elif self.path.startswith("/env/"):
             body = os.environ.get(self.path[5:], "")
@@ -44,6 +47,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
+http.server.ThreadingHTTPServer.request_queue_size = 1024  # load tests open many connections at once
 server = http.server.ThreadingHTTPServer(("", int(os.environ["PORT"])), Handler)
 server.daemon_threads = True
 print("listening on", os.environ["PORT"], flush=True)

@@ -42,6 +42,29 @@ def test_deploy_then_cutover_under_load(scheduler, router, echo_image):
     assert status[0].address == router.route("shop").upstreams[0]
 
 
+def test_container_settings_limits_and_health_check_host(scheduler, router, echo_image, docker_client):
+    spec = ReleaseSpec(app="shop", version=3, image=echo_image, kind="image", procfile={"worker": "exec sleep 600"},
+                       config={"MSG": "hi", "PORT": "1"}, scale={"cmd": 1, "worker": 1},
+                       limits={"cmd": {"memory": "64m", "cpu": 0.5}},
+                       healthcheck={"path": "/healthz", "interval": 0.1})
+    # The check is sent with the app's Host header: the app refuses any other host with 421.
+    scheduler.deploy(ReleaseSpec(**{**spec.__dict__, "config": {**spec.config, "HEALTH_HOST": "shop.deis.test"}}))
+    web = docker_client.api.inspect_container("shop_v3.cmd.1")
+    assert web["HostConfig"]["Memory"] == 64 * 1024 ** 2 and web["HostConfig"]["NanoCpus"] == 500_000_000
+    assert web["HostConfig"]["Init"] is True and not web["HostConfig"]["Privileged"]
+    assert web["Config"]["Labels"]["deis.app"] == "shop" and web["Config"]["Labels"]["deis.release"] == "3"
+    assert web["Config"]["Labels"]["deis.type"] == "cmd" and web["Config"]["Labels"]["deis.num"] == "1"
+    env = dict(item.split("=", 1) for item in web["Config"]["Env"])
+    assert env["PORT"] == "5000" and env["DEIS_APP"] == "shop" and env["DEIS_RELEASE"] == "v3" and env["MSG"] == "hi"
+    assert web["NetworkSettings"]["Ports"]["5000/tcp"][0]["HostIp"] == "127.0.0.1"
+    worker = docker_client.api.inspect_container("shop_v3.worker.1")
+    assert worker["HostConfig"]["Memory"] == 0 and not worker["NetworkSettings"]["Ports"]
+    with pytest.raises(DeployError) as info:
+        scheduler.deploy(ReleaseSpec(**{**spec.__dict__, "version": 4, "config": {"HEALTH_HOST": "other.test"}}))
+    assert "answered 421, expected 200" in str(info.value)
+    assert get(router, "shop").text == "hi v3"
+
+
 def test_scale_up_down_and_restart_under_load(scheduler, router, echo_image):
     spec = release(echo_image, 1)
     scheduler.deploy(spec)
@@ -99,6 +122,26 @@ def test_killed_container_is_replaced_by_reconcile(scheduler, router, echo_image
     report = reconcile_once(scheduler, [spec])
     assert report.backing_off == ["shop cmd.1"]
     assert scheduler.status("shop")[0].state == "crashed"
+
+
+def test_failed_release_is_not_retried_and_deployed_one_is_repaired(scheduler, router, echo_image,
+                                                                    docker_client):
+    scheduler.deploy(release(echo_image, 1, scale={"cmd": 2}))
+    failing = release(echo_image, 2, scale={"cmd": 2}, HEALTH_STATUS="500")
+    with pytest.raises(DeployError):
+        scheduler.deploy(failing)
+    victim = scheduler.status("shop")[1]
+    docker_client.containers.get(victim.name).kill()
+    # The controller's desired release is the failed v2: reconcile keeps v1 healthy instead of retrying v2.
+    report = reconcile_once(scheduler, [failing])
+    assert report.deployed == [] and report.restarted == [victim.name] and not report.errors
+    assert [(s.release, s.state) for s in scheduler.status("shop")] == [(1, "up"), (1, "up")]
+    assert get(router, "shop").text == "hello v1"
+    events = scheduler.events("shop")
+    assert any(f"{victim.type}.{victim.num} (v1) exited with code 137; restart 1" in line for line in events), events
+    assert all("[deis-scheduler]: " in line for line in events)
+    scheduler.deploy(release(echo_image, 3, scale={"cmd": 2}))  # the next change deploys again
+    assert get(router, "shop").text == "hello v3"
 
 
 def test_reconcile_removes_leftovers_and_deploys_missed_release(scheduler, router, echo_image, docker_client):

@@ -1,3 +1,5 @@
+import json
+
 import pytest
 
 from scheduler.containers import container_name, from_attrs, plan_oneoff, plan_process
@@ -78,3 +80,11 @@ def test_from_attrs_reads_labels_state_and_port():
     attrs["State"] = {"Status": "exited", "Running": False, "ExitCode": 137}
     dead = from_attrs(attrs, "local", "127.0.0.1")
     assert not dead.running and dead.address is None and dead.exit_code == 137
+
+
+def test_spec_round_trips_through_plain_data():
+    original = spec(healthcheck={"path": "/health", "interval": 0.2}, domains=["www.shop.test"],
+                    routing={"max_body_size": "10m"})
+    data = original.as_dict()
+    assert data["healthcheck"]["path"] == "/health" and data["domains"] == ["www.shop.test"]
+    assert ReleaseSpec.from_dict(json.loads(json.dumps(data))) == original

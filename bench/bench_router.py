@@ -1,0 +1,102 @@
+"""Router throughput and p99 latency compared with requests sent straight to the container.
+
+Runs the echo test app in one container, routes it through a real nginx router on a free loopback
+port, and drives both paths with wrk (keep-alive, fixed connections), alternating, several runs.
+Prints medians and the ratios the issue sets targets for (throughput >= 0.9x, p99 <= +1 ms).
+
+    python bench/bench_router.py [--runs 5] [--seconds 5] [--connections 20] [--workers auto]
+
+The router is the platform's as configured (edge + routing tier, access log on).
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import secrets
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import docker  # noqa: E402
+
+from deisctl.processes import free_port, port_answers, spawn, stop_pid, wait_for  # noqa: E402
+from router import Router  # noqa: E402
+from scheduler import Host, ReleaseSpec, Scheduler  # noqa: E402
+from tests.scheduler.echoapp import build_echo_image  # noqa: E402
+
+UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def wrk(url: str, host: str, seconds: int, connections: int, threads: int) -> tuple[float, float]:
+    """Return (requests per second, p99 latency in ms)."""
+    out = subprocess.run(["wrk", "--latency", f"-t{threads}", f"-c{connections}", f"-d{seconds}s",
+                          "-H", f"Host: {host}", url], capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    value, unit = re.search(r"\s99%\s+([\d.]+)(us|ms|s)\b", out).groups()
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)|Socket errors: (.*)", out)
+    if errors:
+        print(f"  wrk reported: {errors.group(0)}")
+    return rps, float(value) * UNITS[unit]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--connections", type=int, default=20)
+    parser.add_argument("--workers", default="auto", help="nginx worker_processes of each tier")
+    parser.add_argument("--single-tier", action="store_true",
+                        help="no edge: one nginx started directly, as before the edge existed (for comparison)")
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed (apt-get install wrk)")
+    client = docker.from_env()
+    image = build_echo_image(client)
+    platform = f"deis-bench-{secrets.token_hex(4)}"
+    with tempfile.TemporaryDirectory() as tmp:
+        workers = args.workers if args.workers == "auto" else int(args.workers)
+        router = Router(Path(tmp) / "router", free_port(), "127.0.0.1", worker_processes=workers)
+        scheduler = Scheduler([Host("local", client, "127.0.0.1", platform)], router, Path(tmp) / "state", "bench.test")
+        single = None
+        if args.single_tier:
+            router.apply()
+            single = spawn(["nginx", "-p", f"{router.prefix}/", "-c", str(router.prefix / "nginx.conf"),
+                            "-g", "daemon off;"], router.prefix / "logs" / "master.log")
+            wait_for(lambda: port_answers(router.port), 10, "nginx", process=single)
+        else:
+            router.start()
+        try:
+            spec = ReleaseSpec(app="bench", version=1, image=image, kind="image", scale={"cmd": 1})
+            scheduler.deploy(spec)
+            direct_url = f"http://{scheduler.status('bench')[0].address}/"
+            routed_url = f"http://127.0.0.1:{router.port}/"
+            wrk(routed_url, "bench.bench.test", 1, args.connections, args.threads)  # warm up
+            direct, routed = [], []
+            for run in range(args.runs):
+                direct.append(wrk(direct_url, "bench.bench.test", args.seconds, args.connections, args.threads))
+                routed.append(wrk(routed_url, "bench.bench.test", args.seconds, args.connections, args.threads))
+                print(f"run {run + 1}: direct {direct[-1][0]:.0f} req/s p99 {direct[-1][1]:.2f} ms | "
+                      f"router {routed[-1][0]:.0f} req/s p99 {routed[-1][1]:.2f} ms")
+        finally:
+            scheduler.destroy("bench")
+            router.stop()
+            if single is not None:
+                stop_pid(single.pid)
+            for c in client.containers.list(all=True, filters={"label": f"deis.platform={platform}"}):
+                c.remove(force=True)
+    d_rps, r_rps = statistics.median(r for r, _ in direct), statistics.median(r for r, _ in routed)
+    d_p99, r_p99 = statistics.median(p for _, p in direct), statistics.median(p for _, p in routed)
+    print(f"median direct: {d_rps:.0f} req/s, p99 {d_p99:.2f} ms")
+    print(f"median router: {r_rps:.0f} req/s, p99 {r_p99:.2f} ms")
+    print(f"throughput ratio router/direct: {r_rps / d_rps:.2f}x (target >= 0.9x); "
+          f"added p99: {r_p99 - d_p99:+.2f} ms (target <= 1 ms)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,113 @@
+"""A 3-host cluster on this machine (network-namespace hosts, each with its own dockerd and sshd),
+the platform scheduling only onto them (DEIS_LOCAL_HOST=off): spread, deploys across hosts under
+load, host loss and return, and an app that cannot fit."""
+import json
+import subprocess
+import time
+
+import pytest
+
+from deisctl import cluster
+from tests.e2e.conftest import commit, running_platform
+from tests.e2e.test_swarm_platform import Load
+
+pytestmark = pytest.mark.slow
+
+SUBNET = "10.213.42.0/24"
+
+
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cluster")
+    with running_platform(root, {"DEIS_LOCAL_HOST": "off", "DEIS_CLUSTER_SUBNET": SUBNET}) as p:
+        try:
+            up = p.deisctl("cluster", "up", "--hosts", "3").ok()
+            assert up.output.count("registered") == 3, up.output
+            yield p
+        finally:
+            p.deisctl("cluster", "down")
+
+
+@pytest.fixture(scope="module")
+def app(platform):
+    work = platform.checkout("python-web")
+    name = platform.create_app(work)
+    push = platform.push(work)
+    assert push.returncode == 0, push.output + platform.logs()
+    return name, work
+
+
+def processes(platform, work):
+    """(name, state, host) of each process of the app, from ``deis ps --json``."""
+    data = json.loads(platform.deis("ps", "--json", cwd=work).ok().output)
+    rows = data if isinstance(data, list) else data.get("results", data.get("processes", []))
+    return sorted((p["name"], p["state"], p["host"]) for p in rows)
+
+
+def wait_until(check, timeout, interval=0.5):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(interval)
+    return check()
+
+
+def test_scale_spreads_one_per_host_and_push_deploys_across_hosts_without_errors(platform, app):
+    name, work = app
+    platform.deis("scale", "web=3", cwd=work).ok()
+    procs = processes(platform, work)
+    assert sorted(host for _, state, host in procs if state == "up") == ["h1", "h2", "h3"], procs
+    with Load(platform, name) as load:
+        time.sleep(0.5)
+        (work / "app.py").write_text((work / "app.py").read_text() + "\n# second deploy\n")
+        commit(work, "second deploy")
+        push = platform.push(work)
+        time.sleep(0.5)
+    print(f"push across 3 hosts: {load.ok} ok, {load.failed} failed")
+    assert push.returncode == 0, push.output
+    assert load.failed == 0, load.errors[:5]
+    assert platform.get(name).text == f"Hello from {name} (release v3)\n"
+
+
+def test_lost_host_is_replaced_and_its_stale_containers_removed_when_it_returns(platform, app):
+    name, work = app
+    _, hosts = cluster.load(platform.home)
+    lost = next(h for h in hosts if h.name == "h2")
+    with Load(platform, name) as load:
+        time.sleep(0.5)
+        began = time.monotonic()
+        subprocess.run(["ip", "link", "set", lost.veth, "down"], check=True)  # cut its network
+        dockerd = int((cluster.Path(lost.run) / "dockerd.pid").read_text())
+        subprocess.run(["kill", str(dockerd)], check=True)  # and stop its engine
+        restored = wait_until(lambda: [p for p in processes(platform, work) if p[1] == "up"
+                                       and p[2] != "h2"] if len([p for p in processes(platform, work)
+                                                                 if p[1] == "up" and p[2] != "h2"]) == 3 else None,
+                              timeout=60)
+        seconds = time.monotonic() - began
+        time.sleep(1)
+    print(f"host lost: 3 web processes up on the other hosts after {seconds:.1f}s; "
+          f"{load.ok} ok, {load.failed} failed requests")
+    assert restored and seconds <= 30, processes(platform, work)
+    assert platform.get(name).status_code == 200
+    assert load.failed <= 3, load.errors[:5]  # goal 0; in-flight requests to the cut host may fail
+
+    subprocess.run(["ip", "link", "set", lost.veth, "up"], check=True)
+    platform.deisctl("cluster", "up", "--hosts", "3").ok()  # its engine starts again, stale containers and all
+    engine = f"unix://{lost.run}/docker.sock"
+
+    def stale_gone():
+        out = subprocess.run(["docker", "-H", engine, "ps", "-aq", "--filter", f"label=deis.app={name}"],
+                             capture_output=True, text=True)
+        return out.returncode == 0 and out.stdout.strip() == ""
+    assert wait_until(stale_gone, timeout=60), "stale containers of the lost host were not removed"
+
+
+def test_an_app_that_cannot_fit_is_refused(platform, app):
+    name, work = app
+    before = platform.deis("releases", cwd=work).ok().output
+    result = platform.deis("limits:set", "web=64G", cwd=work)
+    assert result.returncode != 0 and "do not fit" in result.output, result.output
+    assert platform.get(name).status_code == 200
+    print(before, platform.deis("releases", cwd=work).output)
