@@ -39,6 +39,10 @@ class BuildFailed(BuilderError):
     """The user's build failed; the message says why, the log already has the details."""
 
 
+class PackError(BuilderError):
+    """The pushed pack was cut short or is not a valid pack; ``str()`` says why, in git's words."""
+
+
 class RegistryError(BuilderError):
     """The private registry could not be started or refused a request."""
 

@@ -1,9 +1,10 @@
 """Git over the builder's SSH channel: command parsing, app repositories, receive-pack.
 
 dulwich's receive-pack handler speaks the protocol over ``read``/``write`` callables; the
-subclass here changes what happens after the pack arrives: each pushed ref goes to an
-``update`` callback (build, release, then move the ref) instead of being written directly,
-so a ref moves only when its build succeeded.
+subclass here changes what happens to the pack and after it: the pack streams into
+``git index-pack`` (:mod:`builder.packs`), and each pushed ref goes to an ``update`` callback
+(build, release, then move the ref) instead of being written directly, so a ref moves only
+when its build succeeded.
 """
 from __future__ import annotations
 
@@ -11,12 +12,10 @@ import logging
 import re
 import shlex
 import shutil
-import socket
+import subprocess
 import threading
-import zlib
 from pathlib import Path
 
-from dulwich.errors import ApplyDeltaError, ChecksumMismatch, ObjectFormatException
 from dulwich.protocol import (
     CAPABILITY_ATOMIC,
     CAPABILITY_DELETE_REFS,
@@ -26,7 +25,8 @@ from dulwich.protocol import (
 from dulwich.repo import Repo
 from dulwich.server import ReceivePackHandler
 
-from builder.errors import CommandRefused
+from builder.errors import CommandRefused, PackError
+from builder.packs import POLL, index_pack
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +92,17 @@ class AppRepos:
                 marker.write_text(app_id + "\n")
         return Repo(str(path))
 
+    def maintain(self, app: str) -> None:
+        """``git gc --auto``, as ``git-receive-pack`` does after a push: each push adds a pack,
+        and lookups slow down as packs pile up; this repacks them once there are many.
+
+        In the foreground (the pusher already has its answer), so no detached gc outlives us."""
+        result = subprocess.run(["git", f"--git-dir={self.path(app)}", "-c", "gc.autoDetach=false",
+                                 "gc", "--auto", "--quiet"],
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        if result.returncode != 0:
+            log.warning("git gc --auto of %s failed: %s", app, result.stdout.strip())
+
 
 class BuildingReceivePackHandler(ReceivePackHandler):
     """receive-pack whose ref updates go through ``update(repo, ref, old, new, progress)``.
@@ -99,9 +110,10 @@ class BuildingReceivePackHandler(ReceivePackHandler):
     ``update`` returns None when it moved the ref, or the reason (``str``) it refused.
     """
 
-    def __init__(self, backend, args, proto, update):
+    def __init__(self, backend, args, proto, update, settimeout):
         super().__init__(backend, args, proto)
         self.update = update
+        self.settimeout = settimeout  # of the channel under ``proto``: the pack copy polls
         self.client_gone = False
 
     def capabilities(self):
@@ -121,13 +133,14 @@ class BuildingReceivePackHandler(ReceivePackHandler):
 
     def _apply_pack(self, refs):
         if any(new != ZERO_SHA for _, new, _ in refs):
+            self.settimeout(POLL)
             try:
-                self.repo.object_store.add_thin_pack(self.proto.read, getattr(self.proto, "recv", None))
-            except (OSError, ChecksumMismatch, ApplyDeltaError, AssertionError, socket.error, zlib.error,
-                    ObjectFormatException) as exc:
-                log.warning("bad pack: %s", exc)
+                index_pack(Path(self.repo.path), self.proto.recv)
+            except PackError as exc:
                 yield (b"unpack", str(exc).replace("\n", " ").encode("utf-8"))
                 return
+            finally:
+                self.settimeout(None)
         yield (b"unpack", b"ok")
         for old, new, ref in refs:
             error = self.update(self.repo, ref, old, new, self.progress)

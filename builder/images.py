@@ -1,7 +1,8 @@
 """App images in the private registry: push, and keep only the last N per app.
 
 Which tags are newest is recorded in Redis (a list per app, newest first) when the builder
-pushes them; registry tags carry no order of their own.
+pushes them; registry tags carry no order of their own. N is ``DEIS_BUILDER_KEEP_IMAGES``
+(default 5): releases older than the last N builds can no longer be rolled back to.
 """
 from __future__ import annotations
 
@@ -12,6 +13,19 @@ from builder.errors import BuilderError, RegistryError
 log = logging.getLogger(__name__)
 
 KEEP_IMAGES = 5
+KEEP_IMAGES_ENV = "DEIS_BUILDER_KEEP_IMAGES"
+
+
+def keep_images(env) -> int:
+    """How many images per app to keep, from ``DEIS_BUILDER_KEEP_IMAGES`` (at least 1)."""
+    raw = env.get(KEEP_IMAGES_ENV) or str(KEEP_IMAGES)
+    try:
+        keep = int(raw)
+    except ValueError:
+        raise ValueError(f"{KEEP_IMAGES_ENV} must be an integer, got {raw!r}") from None
+    if keep < 1:
+        raise ValueError(f"{KEEP_IMAGES_ENV} must be at least 1, got {keep}")
+    return keep
 
 
 def history_key(app: str) -> str:
@@ -40,7 +54,11 @@ def tags_to_collect(history: list[str], keep: int) -> list[str]:
 
 def record_and_collect(redis, registry, docker_client, app: str, repository: str, tag: str,
                        keep: int = KEEP_IMAGES) -> list[str]:
-    """Record ``tag`` as the app's newest image and delete the ones beyond the newest ``keep``."""
+    """Record ``tag`` as the app's newest image and delete the ones beyond the newest ``keep``.
+
+    ``repository`` is the local image name (``<registry>/<app>``); in the registry's API the
+    repository is named ``<app>``.
+    """
     import docker.errors
 
     key = history_key(app)
@@ -53,7 +71,7 @@ def record_and_collect(redis, registry, docker_client, app: str, repository: str
     removed = []
     for old_tag in old:
         try:
-            registry.delete_tag(repository, old_tag)
+            registry.delete_tag(app, old_tag)
         except BuilderError as exc:
             log.warning("could not delete %s:%s from the registry: %s", repository, old_tag, exc)
             continue

@@ -7,6 +7,7 @@ releases or the controller: it reports the image it pushed, or why it failed.
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 import tempfile
 import time
@@ -70,8 +71,12 @@ def archive(repo_path: Path, sha: str, dest: Path, prefix: str = "") -> Path:
     return dest
 
 
-def build(request: dict, *, settings, redis, docker_client, registry, emit) -> dict:
-    """Build ``request['sha']`` of ``request['app']``; return what the controller's builds hook takes."""
+def build(request: dict, *, settings, redis, docker_client, registry, emit,
+          keep_images: int = images.KEEP_IMAGES, discard=slug.remove_container) -> dict:
+    """Build ``request['sha']`` of ``request['app']``; return what the controller's builds hook takes.
+
+    ``discard(container)`` disposes of the containers the build used.
+    """
     app, sha, config = request["app"], request["sha"], request.get("config") or {}
     repo_path = Path(request["repo"])
     started = time.monotonic()
@@ -98,10 +103,10 @@ def build(request: dict, *, settings, redis, docker_client, registry, emit) -> d
                 docker_client, stack_image=settings.stack_image,
                 source_tar=archive(repo_path, sha, tmp / "source.tar", prefix="app/"),
                 buildpacks=chosen, config=config, cache_dir=settings.home / "cache" / app,
-                slug_path=slug_path, emit=emit)
+                slug_path=slug_path, emit=emit, discard=discard)
             emit(f"-----> Compiled slug size is {slug_path.stat().st_size / 1e6:.1f} MB")
             slug.slug_image(docker_client, stack_image=settings.stack_image, slug_path=slug_path,
-                            repository=repository, tag=sha)
+                            repository=repository, tag=sha, discard=discard)
     types = process_types(plan, defaults)
     if plan.procfile is not None:
         emit(f"-----> Procfile declares types -> {', '.join(types) or '(none)'}")
@@ -111,7 +116,7 @@ def build(request: dict, *, settings, redis, docker_client, registry, emit) -> d
         emit("-----> No Procfile and no default process types: nothing will run until you add a Procfile")
     emit(f"-----> Pushing image {repository}:{sha[:7]} to the registry")
     images.push_image(docker_client, repository, sha)
-    removed = images.record_and_collect(redis, registry, docker_client, app, repository, sha)
+    removed = images.record_and_collect(redis, registry, docker_client, app, repository, sha, keep_images)
     if removed:
         log.info("collected old images of %s: %s", app, ", ".join(removed))
     emit(f"-----> Build complete in {time.monotonic() - started:.1f}s")
@@ -132,9 +137,13 @@ def run_build(request: dict) -> dict:
     docker_client = docker.DockerClient(base_url=settings.docker_host) if settings.docker_host \
         else docker.from_env()
     registry = RegistryClient(requests.Session(), settings.registry)
+    used_containers = []  # removed once the user has the outcome: removal is not on their clock
     try:
         result = build(request, settings=settings, redis=redis, docker_client=docker_client,
-                       registry=registry, emit=build_log.line)
+                       registry=registry, emit=build_log.line, keep_images=images.keep_images(os.environ),
+                       discard=used_containers.append)
+        build_log.end(True, result=result)
+        return {"ok": True, **result}
     except BuilderError as exc:
         message = str(exc)
         build_log.line(f" !     {message}")
@@ -144,9 +153,9 @@ def run_build(request: dict) -> dict:
         build_log.end(False, error="the builder hit an internal error; the operator's worker log has details")
         raise
     finally:
+        for container in used_containers:
+            slug.remove_container(container)
         docker_client.close()
-    build_log.end(True, result=result)
-    return {"ok": True, **result}
 
 
 def enqueue_build(queue, request: dict):

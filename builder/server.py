@@ -79,7 +79,7 @@ class Builder:
             updater = RefUpdater(redis=self.redis, queue=self.queue, hooks=self.hooks, grant=grant,
                                  repo_path=self.repos.path(app))
             proto = ReceivableProtocol(channel.recv, channel.sendall)
-            BuildingReceivePackHandler(_OneRepo(repo), ["/"], proto, updater).handle()
+            BuildingReceivePackHandler(_OneRepo(repo), ["/"], proto, updater, channel.settimeout).handle()
         except (HangupException, GitProtocolError, EOFError, OSError) as exc:
             log.info("push of %s by %s ended early: %s", app, grant.user, exc)
             self._exit(channel, 1, "")
@@ -87,6 +87,7 @@ class Builder:
         finally:
             repo.close()
         self._exit(channel, 0, "")
+        self.repos.maintain(app)
 
     @staticmethod
     def _exit(channel, status: int, stderr: str) -> None:

@@ -37,15 +37,36 @@ def _read_file_from_archive(stream) -> str:
         return extracted.read().decode("utf-8", "replace") if extracted else ""
 
 
+def remove_container(container) -> None:
+    import docker.errors
+
+    try:
+        container.remove(force=True, v=True)
+    except docker.errors.DockerException as exc:  # the build's outcome matters more than cleanup
+        log.warning("could not remove container %s: %s", container.id[:12], exc)
+
+
+def _append_tar(dest: Path, data: bytes) -> None:
+    """Append the members of the tar ``data`` to the tar file ``dest``."""
+    with tarfile.open(dest, "a") as tar, tarfile.open(fileobj=io.BytesIO(data)) as extra:
+        for member in extra:
+            tar.addfile(member, extra.extractfile(member) if member.isfile() else None)
+
+
 def compile_slug(docker_client, *, stack_image: str, source_tar: Path, buildpacks: dict[str, Path],
-                 config: dict[str, str], cache_dir: Path, slug_path: Path, emit) -> dict[str, str]:
+                 config: dict[str, str], cache_dir: Path, slug_path: Path, emit,
+                 discard=remove_container) -> dict[str, str]:
     """Run detect/compile/release on the source; write the slug to ``slug_path``.
 
-    ``source_tar`` holds the app under ``app/``. Returns the buildpack's default process types.
+    ``source_tar`` holds the app under ``app/``; the runner, buildpacks and ENV_DIR are added
+    to it, so one upload fills the container. Returns the buildpack's default process types.
+    ``discard(container)`` disposes of the build container (the job removes it after the
+    user has their result: removal takes a noticeable part of a second).
     """
     import docker.errors
 
     tools, container_paths = build_tools_tar(buildpacks, config)
+    _append_tar(source_tar, tools)
     cache_dir.mkdir(parents=True, exist_ok=True)
     try:
         container = docker_client.containers.create(
@@ -56,7 +77,6 @@ def compile_slug(docker_client, *, stack_image: str, source_tar: Path, buildpack
     except docker.errors.DockerException as exc:
         raise BuilderError(f"could not create the build container from {stack_image}: {exc}") from exc
     try:
-        container.put_archive("/", tools)
         with open(source_tar, "rb") as source:
             container.put_archive("/", source)
         container.start()
@@ -78,10 +98,11 @@ def compile_slug(docker_client, *, stack_image: str, source_tar: Path, buildpack
     except docker.errors.DockerException as exc:
         raise BuilderError(f"build container failed: {exc}") from exc
     finally:
-        _remove(container)
+        discard(container)
 
 
-def slug_image(docker_client, *, stack_image: str, slug_path: Path, repository: str, tag: str) -> str:
+def slug_image(docker_client, *, stack_image: str, slug_path: Path, repository: str, tag: str,
+               discard=remove_container) -> str:
     """Commit stack + slug + runner into ``repository:tag``; return the image id."""
     import docker.errors
 
@@ -100,13 +121,4 @@ def slug_image(docker_client, *, stack_image: str, slug_path: Path, repository: 
     except docker.errors.DockerException as exc:
         raise BuilderError(f"could not make the image {repository}:{tag}: {exc}") from exc
     finally:
-        _remove(container)
-
-
-def _remove(container) -> None:
-    import docker.errors
-
-    try:
-        container.remove(force=True, v=True)
-    except docker.errors.DockerException as exc:  # the build's outcome matters more than cleanup
-        log.warning("could not remove container %s: %s", container.id[:12], exc)
+        discard(container)

@@ -7,8 +7,10 @@ the host was added).
 """
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
+import tempfile
 from pathlib import Path
 
 import paramiko
@@ -77,12 +79,19 @@ class PinnedSSHAdapter(SSHHTTPAdapter):
 
 
 def platform_key(home: Path) -> Path:
-    """The platform's SSH key for reaching hosts: ``$DEIS_HOME/ssh/id_ed25519`` (created once, 0600)."""
+    """The platform's SSH key for reaching hosts: ``$DEIS_HOME/ssh/id_ed25519`` (created once, 0600;
+    several processes may ask at the same moment, so it is generated aside and renamed into place)."""
     key = Path(home) / "ssh" / "id_ed25519"
-    if not key.exists():
-        key.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "deis-platform", "-f", str(key)],
-                       check=True)
+    if key.exists():
+        return key
+    key.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with tempfile.TemporaryDirectory(dir=key.parent) as tmp:
+        fresh = Path(tmp) / "id_ed25519"
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "deis-platform", "-f", str(fresh)],
+                       check=True, stdin=subprocess.DEVNULL)
+        if not key.exists():
+            os.replace(fresh.with_suffix(".pub"), key.with_suffix(".pub"))
+            os.replace(fresh, key)  # the private key last: its presence means the pair is complete
     return key
 
 

@@ -18,6 +18,7 @@ from deisctl.settings import load
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO_ROOT / "examples"
+KEEP_IMAGES = 2  # images per app the registry keeps in these tests
 
 
 @dataclass
@@ -101,8 +102,24 @@ class Platform:
                               stdout=subprocess.PIPE, text=True)
         return proc.stdout.strip() or None
 
+    def releases_versions(self, token: str, app: str) -> list[int]:
+        return sorted(r["version"] for r in self.releases(token, app))
+
     def logs(self) -> str:
         return "\n".join(f"--- {p.name}\n{p.read_text()[-4000:]}" for p in sorted((self.home / "logs").glob("*.log")))
+
+
+def remove_images(docker_client, registry: str) -> None:
+    """Remove the local images a platform's builds tagged ``<registry>/<app>:<sha>``."""
+    import docker.errors
+
+    for image in docker_client.images.list():
+        for tag in image.tags:
+            if tag.startswith(registry + "/"):
+                try:
+                    docker_client.images.remove(tag)
+                except docker.errors.DockerException:
+                    pass  # in use by a container another fixture still runs
 
 
 def git(work: Path, *args: str) -> str:
@@ -132,6 +149,7 @@ def platform(shared_controller, redis_url, docker_client, tmp_path_factory):
         "DEIS_BUILDER_PORT": str(builder_port),
         "DEIS_REGISTRY_PORT": str(free_port()),
         "DEIS_CONTROLLER_URL": shared_controller.url,
+        "DEIS_BUILDER_KEEP_IMAGES": str(KEEP_IMAGES),
         "PYTHONPATH": str(REPO_ROOT),
     }
     settings = load(env)
@@ -150,3 +168,10 @@ def platform(shared_controller, redis_url, docker_client, tmp_path_factory):
     finally:
         for proc in reversed(procs):
             stop_pid(proc.pid)
+        remove_images(docker_client, settings.registry)
+
+
+@pytest.fixture(scope="module")
+def owner(platform):
+    """A user with a registered key: (name, token, private key path)."""
+    return platform.new_user()

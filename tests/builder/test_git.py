@@ -51,3 +51,32 @@ def test_repo_of_a_destroyed_app_is_replaced(tmp_path):
     repos.open("app", "uuid-2").close()
     assert not (repos.path("app") / "leftover").exists()
     assert (repos.path("app") / "deis-app-id").read_text().strip() == "uuid-2"
+
+
+def test_maintain_repacks_once_packs_pile_up(tmp_path):
+    import subprocess
+
+    from tests.builder.conftest import commit, git
+
+    repos = AppRepos(tmp_path / "repos")
+    repos.open("app").close()
+    target = repos.path("app")
+    subprocess.run(["git", f"--git-dir={target}", "config", "gc.autoPackLimit", "2"], check=True)
+    work = tmp_path / "work"
+    work.mkdir()
+    git(work, "init", "-q", "-b", "master")
+    previous = None
+    for n in range(3):
+        (work / f"file{n}").write_text(f"content {n}\n")
+        sha = commit(work, f"commit {n}")
+        revs = f"{sha}\n" + (f"^{previous}\n" if previous else "")
+        pack = subprocess.run(["git", "-C", str(work), "pack-objects", "--stdout", "--revs"], input=revs.encode(),
+                              stdout=subprocess.PIPE, check=True).stdout
+        subprocess.run(["git", f"--git-dir={target}", "index-pack", "--stdin"], input=pack, check=True,
+                       stdout=subprocess.DEVNULL)
+        previous = sha
+    subprocess.run(["git", f"--git-dir={target}", "update-ref", "refs/heads/master", previous], check=True)
+    assert len(list((target / "objects" / "pack").glob("*.pack"))) == 3
+    repos.maintain("app")
+    assert len(list((target / "objects" / "pack").glob("*.pack"))) == 1
+    subprocess.run(["git", f"--git-dir={target}", "fsck", "--no-progress"], check=True)

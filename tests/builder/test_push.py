@@ -1,0 +1,279 @@
+"""End to end: real git and OpenSSH push to the builder; real Redis, Docker, registry, controller."""
+from __future__ import annotations
+
+import subprocess
+import threading
+
+import pytest
+import requests
+
+from builder.registry import RegistryClient
+from tests.builder.conftest import commit
+
+pytestmark = pytest.mark.slow
+
+
+def fingerprint_of(key) -> str:
+    out = subprocess.run(["ssh-keygen", "-l", "-E", "sha256", "-f", f"{key}.pub"], check=True,
+                         stdout=subprocess.PIPE, text=True).stdout
+    return out.split()[1]
+
+
+def versions(platform, token, app) -> list[int]:
+    return platform.releases_versions(token, app)
+
+
+def docker_run(image: str, *args: str) -> str:
+    proc = subprocess.run(["docker", "run", "--rm", image, *args], stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stdout
+    return proc.stdout
+
+
+def test_python_app_builds_releases_and_rebuilds_warm(platform, owner):
+    _, token, key = owner
+    app = platform.create_app(token)
+    work = platform.checkout("python-web")
+    sha = subprocess.run(["git", "-C", str(work), "rev-parse", "HEAD"], stdout=subprocess.PIPE,
+                         text=True).stdout.strip()
+    result = platform.push(work, key, app)
+    assert result.returncode == 0, result.output + platform.logs()
+    remote = result.remote
+    assert "-----> Python app detected" in remote
+    assert "Installing dependencies from requirements.txt" in remote
+    assert "Procfile declares types -> web" in remote
+    assert f"{app} v2 deployed" in remote
+    assert f"http://{app}." in remote
+    assert platform.repo_ref(app) == sha
+    assert versions(platform, token, app) == [1, 2]
+    image = f"{platform.registry}/{app}:{sha}"
+    assert sha in RegistryClient(requests.Session(), platform.registry).tags(app)
+    # The image runs a Procfile command through /runner/init with the slug's virtualenv on PATH.
+    assert docker_run(image, "python -c 'import flask, gunicorn; print(\"deps-ok\", flask.__name__)'") \
+        .strip().endswith("deps-ok flask")
+
+    (work / "app.py").write_text((work / "app.py").read_text() + "\n# warm rebuild\n")
+    sha2 = commit(work, "change code only")
+    result = platform.push(work, key, app)
+    assert result.returncode == 0, result.output
+    assert "requirements.txt unchanged: reusing cached dependencies" in result.remote
+    assert "Installing dependencies" not in result.remote
+    assert f"{app} v3 deployed" in result.remote
+    assert platform.repo_ref(app) == sha2
+
+
+def test_static_site_serves_its_files(platform, owner):
+    _, token, key = owner
+    app = platform.create_app(token)
+    result = platform.push(platform.checkout("static-site"), key, app)
+    assert result.returncode == 0, result.output + platform.logs()
+    assert "-----> Static site app detected" in result.remote
+    assert "Default types for this app -> web" in result.remote
+    sha = platform.repo_ref(app)
+    # As the scheduler will run it: docker run IMAGE "<command>", with PORT set.
+    name = f"test-{app}"
+    subprocess.run(["docker", "run", "-d", "--name", name, "-e", "PORT=5000", "-p", "127.0.0.1::5000",
+                    f"{platform.registry}/{app}:{sha}",
+                    'python3 -m http.server "$PORT" --bind 0.0.0.0 --directory /app'], check=True,
+                   stdout=subprocess.DEVNULL)
+    try:
+        port = subprocess.run(["docker", "port", name, "5000/tcp"], stdout=subprocess.PIPE, text=True,
+                              check=True).stdout.split(":")[-1].strip()
+        body = None
+        for _ in range(50):
+            try:
+                body = requests.get(f"http://127.0.0.1:{port}/", timeout=1).text
+                break
+            except requests.RequestException:
+                threading.Event().wait(0.1)
+        assert body is not None and "Hello from a static site" in body
+    finally:
+        subprocess.run(["docker", "rm", "-f", name], stdout=subprocess.DEVNULL)
+    assert versions(platform, token, app) == [1, 2]
+
+
+def test_dockerfile_app_gets_config_as_build_args(platform, owner):
+    _, token, key = owner
+    app = platform.create_app(token)
+    r = platform.controller.api(token).post(f"{platform.controller.url}/v1/apps/{app}/config",
+                                            json={"values": {"GREETING": "hola, mundo"}}, timeout=10)
+    assert r.status_code in (200, 201), r.text
+    result = platform.push(platform.checkout("dockerfile-app"), key, app)
+    assert result.returncode == 0, result.output + platform.logs()
+    assert "-----> Dockerfile app detected" in result.remote
+    assert "Default types for this app -> cmd" in result.remote
+    assert f"{app} v3 deployed" in result.remote
+    image = f"{platform.registry}/{app}:{platform.repo_ref(app)}"
+    assert docker_run(image, "python3", "-c", "import os; print(os.environ['GREETING'])").strip() == "hola, mundo"
+
+
+def assert_rejected(platform, token, app, result, *messages):
+    assert result.returncode != 0, result.output
+    for message in messages:
+        assert message in result.output, result.output
+    assert "[remote rejected] master -> master (build failed)" in result.output
+    assert platform.repo_ref(app) is None
+    assert versions(platform, token, app) == [1]
+
+
+def test_broken_procfile_fails_with_the_line_number(platform, owner):
+    _, token, key = owner
+    app = platform.create_app(token)
+    work = platform.checkout("static-site")
+    (work / "Procfile").write_text("web: python3 -m http.server $PORT\nworker python3 worker.py\n")
+    commit(work, "broken procfile")
+    result = platform.push(work, key, app)
+    assert_rejected(platform, token, app, result, "Procfile line 2: expected 'type: command'")
+
+
+def test_failing_dependency_install_rejects_the_push(platform, owner):
+    _, token, key = owner
+    app = platform.create_app(token)
+    work = platform.checkout("python-web")
+    (work / "requirements.txt").write_text("flask==0.0.1\n")
+    commit(work, "impossible requirement")
+    result = platform.push(work, key, app)
+    assert_rejected(platform, token, app, result, "-----> Python app detected", "pip install failed")
+
+
+def test_nothing_to_detect(platform, owner):
+    _, token, key = owner
+    app = platform.create_app(token)
+    work = platform.checkout(None)
+    (work / "README.md").write_text("just words\n")
+    commit(work, "readme")
+    result = platform.push(work, key, app)
+    assert_rejected(platform, token, app, result, "No buildpack detected this app")
+
+
+def procfile_app(platform, body: str = "sleep infinity") -> object:
+    work = platform.checkout(None)
+    (work / "Procfile").write_text(f"worker: {body}\n")
+    commit(work, "procfile only")
+    return work
+
+
+def test_non_collaborator_is_refused_until_added(platform, owner):
+    owner_name, token, _ = owner
+    app = platform.create_app(token)
+    bob, _, bob_key = platform.new_user()
+    work = procfile_app(platform)
+    result = platform.push(work, bob_key, app)
+    assert result.returncode != 0
+    assert f"user '{bob}' may not push to app '{app}'" in result.output
+    assert "deis perms:create" in result.output
+    assert platform.repo_ref(app) is None
+    assert versions(platform, token, app) == [1]
+
+    r = platform.controller.api(token).post(f"{platform.controller.url}/v1/apps/{app}/perms",
+                                            json={"username": bob}, timeout=10)
+    assert r.status_code in (200, 201), r.text
+    result = platform.push(work, bob_key, app)
+    assert result.returncode == 0, result.output
+    assert "-----> Procfile app detected" in result.remote
+    assert versions(platform, token, app) == [1, 2]
+
+
+def test_unknown_key_is_named(platform, owner):
+    _, token, _ = owner
+    app = platform.create_app(token)
+    stranger = platform.make_key("stranger")
+    result = platform.push(procfile_app(platform), stranger, app)
+    assert result.returncode != 0
+    assert "your SSH key is not registered with Deis" in result.output
+    assert fingerprint_of(stranger) in result.output
+    assert "deis keys:add" in result.output
+    assert versions(platform, token, app) == [1]
+
+
+def test_command_other_than_push_is_refused(platform, owner):
+    _, _, key = owner
+    proc = subprocess.run(["ssh", "-i", str(key), "-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=no",
+                           "-o", f"UserKnownHostsFile={platform.workdir / 'known_hosts'}", "-o", "LogLevel=ERROR",
+                           "-p", str(platform.builder_port), "git@127.0.0.1", "cat /etc/passwd"],
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=30)
+    assert proc.returncode == 1
+    assert "command not allowed: 'cat /etc/passwd'" in proc.stdout
+    assert "root:" not in proc.stdout
+
+
+def test_non_master_ref_is_refused(platform, owner):
+    _, token, key = owner
+    app = platform.create_app(token)
+    work = procfile_app(platform)
+    result = platform.push(work, key, app, "master:feature")
+    assert result.returncode != 0
+    assert "[remote rejected] master -> feature (only master and main are deployed; " \
+           "push this branch with 'git push deis feature:master')" in result.output
+    assert platform.repo_ref(app, "refs/heads/feature") is None
+    assert versions(platform, token, app) == [1]
+    # main is deployed like master
+    result = platform.push(work, key, app, "master:main")
+    assert result.returncode == 0, result.output
+    assert platform.repo_ref(app, "refs/heads/main") is not None
+    assert versions(platform, token, app) == [1, 2]
+
+
+def test_two_concurrent_pushes_never_race(platform, owner):
+    _, token, key = owner
+    app = platform.create_app(token)
+    works = [procfile_app(platform, f"sleep {n}") for n in (1001, 1002)]
+    results = [None, None]
+
+    def push(i):
+        results[i] = platform.push(works[i], key, app)
+
+    threads = [threading.Thread(target=push, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    winners = [i for i in range(2) if results[i].returncode == 0]
+    assert len(winners) == 1, [r.output for r in results]
+    loser = results[1 - winners[0]].output
+    assert "stale info" in loser or "fetch first" in loser, loser
+    winner_sha = subprocess.run(["git", "-C", str(works[winners[0]]), "rev-parse", "HEAD"],
+                                stdout=subprocess.PIPE, text=True).stdout.strip()
+    assert platform.repo_ref(app) == winner_sha
+    assert versions(platform, token, app) == [1, 2]
+
+
+def test_push_after_destroy_is_refused(platform, owner):
+    _, token, key = owner
+    app = platform.create_app(token)
+    work = procfile_app(platform)
+    assert platform.push(work, key, app).returncode == 0
+    r = platform.controller.api(token).delete(f"{platform.controller.url}/v1/apps/{app}", timeout=30)
+    assert r.status_code in (200, 204), r.text
+    (work / "Procfile").write_text("worker: sleep 5\n")
+    commit(work, "after destroy")
+    result = platform.push(work, key, app)
+    assert result.returncode != 0
+    assert f"app '{app}' not found" in result.output
+    r = platform.controller.api(token).get(f"{platform.controller.url}/v1/apps/{app}", timeout=10)
+    assert r.status_code == 404
+
+
+def test_custom_buildpack_from_a_file_url(platform, owner):
+    _, token, key = owner
+    buildpack = platform.checkout(None)
+    (buildpack / "bin").mkdir()
+    (buildpack / "bin" / "detect").write_text("#!/bin/sh\necho Custom\n")
+    (buildpack / "bin" / "compile").write_text(
+        '#!/bin/sh\necho "-----> custom compile"\ncat "$3/GREETING" > "$1/greeting.txt"\n')
+    (buildpack / "bin" / "release").write_text(
+        "#!/bin/sh\nprintf -- '---\\ndefault_process_types:\\n  web: cat greeting.txt\\n'\n")
+    for script in (buildpack / "bin").iterdir():
+        script.chmod(0o755)
+    commit(buildpack, "buildpack")
+    app = platform.create_app(token)
+    r = platform.controller.api(token).post(
+        f"{platform.controller.url}/v1/apps/{app}/config",
+        json={"values": {"BUILDPACK_URL": f"file://{buildpack}", "GREETING": "from config"}}, timeout=10)
+    assert r.status_code in (200, 201), r.text
+    result = platform.push(platform.checkout("static-site"), key, app)
+    assert result.returncode == 0, result.output + platform.logs()
+    assert "-----> Custom app detected" in result.remote
+    assert "-----> custom compile" in result.remote
+    assert "Default types for this app -> web" in result.remote
+    assert docker_run(f"{platform.registry}/{app}:{platform.repo_ref(app)}", "cat greeting.txt") == "from config"
