@@ -18,11 +18,11 @@ from client.errors import ClientError
 def apps_create(name, no_remote, as_json):
     """Create an app (random name if NAME is omitted); adds the 'deis' git remote inside a git repo."""
     app = api().post("/apps", {"id": name} if name else {})
+    action = git.set_remote(app["git_url"]) if not no_remote and git.in_repo() else None
     if as_json:
         return print_json(app)
     click.echo(f"Creating application... done, created {app['id']}")
-    if not no_remote and git.in_repo():
-        action = git.set_remote(app["git_url"])
+    if action:
         click.echo(f"Git remote deis {action}: {app['git_url']}")
     click.echo(f"URL: {app['url']}")
 

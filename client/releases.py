@@ -182,7 +182,7 @@ def ps_scale(pairs, app):
     name, path = _app_path(app, "/scale")
     counts = _pairs(pairs, "TYPE")
     for ptype, count in counts.items():
-        if not count.isdigit():
+        if not (count.isascii() and count.isdigit()):  # isdigit() alone also accepts '²'
             raise ClientError(f"invalid count {count!r} for {ptype}: use a whole number >= 0")
     click.echo(f"Scaling processes... ", nl=False)
     result = api().post(path, {t: int(n) for t, n in counts.items()})

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from contextlib import contextmanager
 
 from flask import current_app, g, request
 from sqlalchemy import select
@@ -22,6 +23,22 @@ def session() -> Session:
         if request.method not in READ_METHODS:
             db.begin_write(g.db)
     return g.db
+
+
+@contextmanager
+def outside_write_lock():
+    """Run slow work (password hashing: ~0.1 s) without holding the database write lock.
+
+    The request's transaction so far is committed (nothing may be pending), and a new writer
+    transaction starts afterwards, so other writers are not stalled behind a hash.
+    """
+    db_session = session()
+    db_session.commit()
+    try:
+        yield
+    finally:
+        if request.method not in READ_METHODS:
+            db.begin_write(db_session)
 
 
 def settings():

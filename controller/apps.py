@@ -5,12 +5,12 @@ import secrets
 
 from flask import Blueprint, request
 from sqlalchemy import delete, select
-from sqlalchemy.orm import joinedload
 
 from controller import deploys, releases, validation
 from controller.access import app_for_user, body, current_user, optional_body, session, settings, user_by_name
+from controller.db import unique_or_conflict
 from controller.errors import Conflict
-from controller.models import App, Build, Config, Domain, Perm, Release
+from controller.models import App, Build, Config, Domain, Perm, Release, User, iso
 
 bp = Blueprint("apps", __name__)
 ADJECTIVES = ["amber", "bold", "calm", "dusty", "eager", "fuzzy", "gentle", "hidden", "icy", "jolly",
@@ -35,10 +35,13 @@ def git_url(name: str) -> str:
     return f"ssh://git@{host}:{settings().builder_port}/{name}.git"
 
 
+def describe(name: str, uuid: str, owner: str, structure: dict | None, created) -> dict:
+    return {"id": name, "uuid": uuid, "owner": owner, "url": app_url(name), "git_url": git_url(name),
+            "structure": structure or {}, "created": iso(created)}
+
+
 def app_info(app: App) -> dict:
-    return {"id": app.name, "uuid": app.uuid, "owner": app.owner.username, "url": app_url(app.name),
-            "git_url": git_url(app.name),
-            "structure": app.structure or {}, "created": app.created.isoformat()}
+    return describe(app.name, app.uuid, app.owner.username, app.structure, app.created)
 
 
 @bp.post("/apps")
@@ -53,25 +56,27 @@ def create_app():
     validation.app_name(name)
     if db.scalar(select(App).where(App.name == name)) is not None:
         raise Conflict(f"app {name!r} already exists")
-    app = App(name=name, owner=user, structure={})
-    db.add(app)
-    db.flush()
-    config = Config(app_id=app.id, owner_id=user.id, values={})
-    db.add(config)
-    releases.create(db, app, user, build=None, config=config, summary="created initial release")
-    db.commit()
+    with unique_or_conflict(db, f"app {name!r} already exists"):
+        app = App(name=name, owner=user, structure={})
+        db.add(app)
+        db.flush()
+        config = Config(app_id=app.id, owner_id=user.id, values={})
+        db.add(config)
+        releases.create(db, app, user, build=None, config=config, summary="created initial release")
     return app_info(app), 201
 
 
 @bp.get("/apps")
 def list_apps():
+    """Plain column rows rather than ORM objects: this list is a hot path."""
     user = current_user()
-    query = select(App).order_by(App.name).options(joinedload(App.owner))
+    query = (select(App.name, App.uuid, User.username, App.structure, App.created)
+             .join(User, App.owner_id == User.id).order_by(App.name))
     if not user.is_admin:
         shared = select(Perm.app_id).where(Perm.user_id == user.id)
         query = query.where((App.owner_id == user.id) | App.id.in_(shared))
-    apps = session().scalars(query).all()
-    return {"count": len(apps), "results": [app_info(a) for a in apps]}
+    results = [describe(*row) for row in session().execute(query)]
+    return {"count": len(results), "results": results}
 
 
 @bp.get("/apps/<name>")

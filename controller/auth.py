@@ -8,7 +8,9 @@ from sqlalchemy import delete, func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from controller import validation
-from controller.access import body, current_user, hash_token, optional_body, session, user_by_name
+from controller.access import (body, current_user, hash_token, optional_body, outside_write_lock, session,
+                               user_by_name)
+from controller.db import lock_table, unique_or_conflict
 from controller.errors import BadRequest, Conflict, Forbidden, Unauthorized
 from controller.models import App, Token, User
 
@@ -38,14 +40,15 @@ def register():
     email = data.get("email", "")
     if not isinstance(email, str) or len(email) > 254 or (email and "@" not in email):
         raise BadRequest(f"invalid email {email!r}")
+    password_hash = generate_password_hash(password)  # slow on purpose: before taking any lock
     db = session()
+    lock_table(db, User.__tablename__)  # two simultaneous first users must not both become admin
     if db.scalar(select(User).where(User.username == username)) is not None:
         raise Conflict(f"user {username!r} already exists")
     first = db.scalar(select(func.count()).select_from(User)) == 0
-    user = User(username=username, email=email, password_hash=generate_password_hash(password),
-                is_admin=first)
-    db.add(user)
-    db.commit()
+    user = User(username=username, email=email, password_hash=password_hash, is_admin=first)
+    with unique_or_conflict(db, f"user {username!r} already exists"):
+        db.add(user)
     return user.to_dict(), 201
 
 
@@ -55,7 +58,9 @@ def login():
     username, password = data.get("username"), data.get("password")
     db = session()
     user = db.scalar(select(User).where(User.username == username)) if isinstance(username, str) else None
-    if user is None or not isinstance(password, str) or not check_password_hash(user.password_hash, password):
+    with outside_write_lock():
+        valid = user is not None and isinstance(password, str) and check_password_hash(user.password_hash, password)
+    if not valid:
         raise Unauthorized("bad username or password")
     token = issue_token(user)
     db.commit()
@@ -81,10 +86,12 @@ def whoami():
 def passwd():
     user = current_user()
     data = body()
-    old = data.get("password")
-    if not isinstance(old, str) or not check_password_hash(user.password_hash, old):
-        raise Unauthorized("current password is wrong")
-    user.password_hash = generate_password_hash(_password(data.get("new_password"), "new password"))
+    old, new = data.get("password"), _password(data.get("new_password"), "new password")
+    with outside_write_lock():
+        if not isinstance(old, str) or not check_password_hash(user.password_hash, old):
+            raise Unauthorized("current password is wrong")
+        new_hash = generate_password_hash(new)
+    user.password_hash = new_hash
     session().commit()
     return {"detail": "password changed"}
 

@@ -3,12 +3,15 @@ from __future__ import annotations
 
 import fcntl
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from controller.errors import Conflict
 from controller.models import Base
 
 WRITE = {"deis_write": True}
@@ -72,3 +75,28 @@ def init_schema(engine: Engine) -> None:
 def begin_write(session: Session) -> None:
     """Start the session's transaction as a writer (see ``_sqlite_transactions``)."""
     session.connection(execution_options=WRITE)
+
+
+def lock_table(session: Session, table: str) -> None:
+    """Serialize this table's writers until commit, for checks that span rows (e.g. "is this the first user?").
+
+    SQLite writers are serialized already; on PostgreSQL, SHARE ROW EXCLUSIVE conflicts with itself and
+    with inserts but not with plain reads.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text(f'LOCK TABLE "{table}" IN SHARE ROW EXCLUSIVE MODE'))
+
+
+@contextmanager
+def unique_or_conflict(session: Session, conflict: str):
+    """Inserts and commit; a unique name lost to a concurrent request is a 409 ``conflict``, not a 500.
+
+    The checks before the insert catch the usual duplicates; this catches the race between the check and
+    the commit (on PostgreSQL the second INSERT waits for the first transaction, then fails).
+    """
+    try:
+        yield
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        raise Conflict(conflict) from None

@@ -6,6 +6,7 @@ from sqlalchemy import select
 
 from controller import validation
 from controller.access import app_for_user, body, session, settings
+from controller.db import unique_or_conflict
 from controller.errors import BadRequest, Conflict, NotFound
 from controller.models import Domain
 
@@ -30,8 +31,8 @@ def add_domain(name):
     db = session()
     if db.scalar(select(Domain).where(Domain.domain == domain)) is not None:
         raise Conflict(f"domain {domain} is already in use")
-    db.add(Domain(app_id=app.id, domain=domain))
-    db.commit()
+    with unique_or_conflict(db, f"domain {domain} is already in use"):
+        db.add(Domain(app_id=app.id, domain=domain))
     return {"domain": domain, "app": app.name}, 201
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from controller import validation
 from controller.access import body, current_user, session
+from controller.db import unique_or_conflict
 from controller.errors import BadRequest, Conflict, NotFound
 from controller.models import Key
 
@@ -71,8 +72,8 @@ def add_key():
     if db.scalar(select(Key).where(Key.user_id == user.id, Key.name == name)) is not None:
         raise Conflict(f"you already have a key called {name!r}")
     key = Key(user=user, name=name, public=line, fingerprint=fp)
-    db.add(key)
-    db.commit()
+    with unique_or_conflict(db, f"key {fp} or the name {name!r} is already registered"):
+        db.add(key)
     return key.to_dict(), 201
 
 

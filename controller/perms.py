@@ -5,6 +5,7 @@ from flask import Blueprint
 from sqlalchemy import select
 
 from controller.access import app_for_user, body, current_user, require_admin, session, user_by_name
+from controller.db import unique_or_conflict
 from controller.errors import BadRequest, Conflict, NotFound
 from controller.models import Perm, User
 
@@ -28,8 +29,8 @@ def grant(name):
         raise BadRequest(f"{user.username} owns {app.name} already")
     if db.scalar(select(Perm).where(Perm.app_id == app.id, Perm.user_id == user.id)) is not None:
         raise Conflict(f"{user.username} is already a collaborator on {app.name}")
-    db.add(Perm(app_id=app.id, user_id=user.id))
-    db.commit()
+    with unique_or_conflict(db, f"{user.username} is already a collaborator on {app.name}"):
+        db.add(Perm(app_id=app.id, user_id=user.id))
     return {"username": user.username, "app": app.name}, 201
 
 

@@ -5,7 +5,7 @@ import re
 
 from flask import Blueprint
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from controller import deploys
 from controller.access import app_for_user, current_user, optional_body, page_limit, session
@@ -47,7 +47,9 @@ def parse_version(value) -> int:
 
 
 def latest(db: Session, app: App) -> Release:
-    return db.scalar(select(Release).where(Release.app_id == app.id).order_by(Release.version.desc()).limit(1))
+    """The app's current release, with its config and build loaded in the same query (callers use both)."""
+    return db.scalar(select(Release).where(Release.app_id == app.id).order_by(Release.version.desc()).limit(1)
+                     .options(joinedload(Release.config), joinedload(Release.build)))
 
 
 def create(db: Session, app: App, user: User | None, *, build: Build | None, config: Config,

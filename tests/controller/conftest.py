@@ -4,6 +4,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import tempfile
+import uuid
 from pathlib import Path
 
 import pytest
@@ -56,3 +57,51 @@ def pg_controller(postgres_url, tmp_path_factory):
         yield ctl
     finally:
         stop_pid(proc.pid)
+
+
+@pytest.fixture
+def fresh_pg_controller(postgres_url, tmp_path):
+    """A controller on its own, empty PostgreSQL database (for tests about the first user, or counting rows)."""
+    import psycopg
+
+    name = f"deis_{uuid.uuid4().hex[:12]}"
+    plain_url = postgres_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(plain_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    home = tmp_path / "deis-home"
+    home.mkdir()
+    ctl, proc = start_controller(home, extra_env={"DEIS_DATABASE_URL": postgres_url.rsplit("/", 1)[0] + "/" + name},
+                                 workers=4)
+    try:
+        yield ctl
+    finally:
+        stop_pid(proc.pid)
+
+
+@pytest.fixture(scope="module")
+def sqlite_controller(tmp_path_factory):
+    """A controller on SQLite with four gunicorn workers: four processes sharing one database file."""
+    home = tmp_path_factory.mktemp("deis-home-sqlite4")
+    ctl, proc = start_controller(home, workers=4)
+    try:
+        yield ctl
+    finally:
+        stop_pid(proc.pid)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def any_db_controller(request):
+    """A controller per database backend, shared by the module's tests."""
+    return request.getfixturevalue("sqlite_controller" if request.param == "sqlite" else "pg_controller")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def empty_db_controller(request, tmp_path):
+    """A fresh controller (four workers) on an empty database of each backend."""
+    if request.param == "postgres":
+        return request.getfixturevalue("fresh_pg_controller")
+    home = tmp_path / "deis-home"
+    home.mkdir()
+    ctl, proc = start_controller(home, workers=4)
+    request.addfinalizer(lambda: stop_pid(proc.pid))
+    return ctl
