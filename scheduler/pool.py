@@ -41,7 +41,7 @@ class HostRecord:
 
 class HostPool:
     def __init__(self, records: Callable[[], Sequence[HostRecord]], connect: Callable[[HostRecord], object],
-                 platform: str, state_dir: Path | str, *, down_after: float = 3.0, probe_timeout: float = 2.0):
+                 platform: str, state_dir: Path | str, *, down_after: float = 5.0, probe_timeout: float = 4.0):
         self.records = records
         self.connect = connect  # record -> docker client
         self.platform = platform

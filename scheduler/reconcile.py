@@ -25,7 +25,7 @@ from typing import Callable, Iterable
 
 from scheduler.containers import ONEOFF_TYPE
 from scheduler.errors import DeployError, SchedulerError
-from scheduler.placement import converge, place
+from scheduler.placement import converge
 from scheduler.scheduler import Progress, Scheduler
 from scheduler.spec import ReleaseSpec
 from scheduler.state import CrashRecord
@@ -94,7 +94,7 @@ def _reconcile_app(scheduler: Scheduler, spec: ReleaseSpec, report: ReconcileRep
 
     now = clock()
     actual = [c for c in scheduler.containers(spec.app) if c.type != ONEOFF_TYPE]
-    slots = place(spec.desired_scale(), list(scheduler.hosts), [c for c in actual if c.version == spec.version])
+    slots = scheduler.slots_for(spec, [c for c in actual if c.version == spec.version])
     plan = converge(spec.version, slots, actual)
     for container in plan.keep:
         started = container.started_at.timestamp() if container.started_at else now

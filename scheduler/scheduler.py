@@ -104,6 +104,11 @@ class Scheduler:
         down = self.pool.down()
         return {name: host for name, host in self.pool.hosts().items() if name not in down}
 
+    def slots_for(self, spec: ReleaseSpec, current: Iterable[Container]) -> list[Slot]:
+        """Where each process of ``spec`` should run, given its containers that run now."""
+        memory = {t: memory_bytes(limit["memory"]) for t, limit in spec.limits.items() if limit.get("memory")}
+        return place(spec.desired_scale(), self.placement_hosts(), current, memory=memory, tags=spec.tags)
+
     def placement_hosts(self) -> list:
         """What placement sees: names for fixed hosts; capacity, tags, health and load for a pool."""
         if self.pool is None:
@@ -224,9 +229,7 @@ class Scheduler:
         """The cutover itself; the caller holds ``self.state.app_lock(spec.app)``."""
         began = time.monotonic()
         actual = [c for c in self.containers(spec.app) if c.type != ONEOFF_TYPE]
-        memory = {t: memory_bytes(limit["memory"]) for t, limit in spec.limits.items() if limit.get("memory")}
-        slots = place(spec.desired_scale(), self.placement_hosts(), [c for c in actual if c.version == spec.version],
-                      memory=memory, tags=spec.tags)
+        slots = self.slots_for(spec, [c for c in actual if c.version == spec.version])
         plan = converge(spec.version, slots, actual)
         keep = [c for c in plan.keep if not restart(c)]
         renewed = [c for c in plan.keep if restart(c)]
