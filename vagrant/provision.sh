@@ -68,6 +68,9 @@ PasswordAuthentication no
 KbdInteractiveAuthentication no
 UsePAM no
 StrictModes no
+# The platform opens one SSH channel per concurrent engine call, and several processes connect at once.
+MaxSessions 128
+MaxStartups 64:30:256
 SetEnv DOCKER_HOST=unix://$SOCKET
 EOF
 
