@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 import webbrowser
 from urllib.parse import quote
@@ -87,7 +88,9 @@ def logs(app, lines, follow):
 def run(command, app):
     """Run a one-off command in a container of the current release: deis run -- python manage.py migrate"""
     _, path = _path(app, "/run")
-    response = _stream("POST", path, json={"command": " ".join(command)})
+    # One argument is a command line as typed ('echo $GREETING'); several keep their boundaries.
+    line = command[0] if len(command) == 1 else shlex.join(command)
+    response = _stream("POST", path, json={"command": line})
     result = {}
     for line in response.iter_lines():
         if not line:

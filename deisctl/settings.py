@@ -20,6 +20,9 @@ Every component reads its settings through :func:`load`, so two platforms with d
 | DEIS_DOCKER_HOST | (docker SDK default) | Docker Engine of the local host |
 | DEIS_SCHEDULER | local | ``local``: containers on this machine's engine; ``swarm``: services on a Docker Swarm; ``off``: releases are records only |
 | DEIS_LOCAL_HOST | on | ``off``: this machine's engine runs no apps, only the registered hosts do |
+| DEIS_BUILDER_KEEP_IMAGES | 5 | images kept per app in the registry (older releases cannot be rolled back to) |
+| DEIS_CLUSTER_SUBNET | 10.213.0.0/24 | private subnet of ``deisctl cluster up``'s namespace hosts |
+| DEIS_SWARM_ADVERTISE_ADDR | 127.0.0.1 | address a lone swarm manager is initialised with by ``deisctl up`` |
 | DEIS_SWARM_HOST | (the local engine) | Docker URL of the swarm manager (``unix://...``, ``tcp://...``) when ``DEIS_SCHEDULER=swarm`` |
 """
 from __future__ import annotations

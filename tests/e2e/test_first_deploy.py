@@ -26,3 +26,8 @@ def test_push_deploys_and_the_app_answers_through_the_router(live_platform):
     print(push.output, ps, sep="\n")
 
     assert live_platform.get("no-such-app").status_code == 404
+
+    # deis run: the release's image and config; arguments keep their boundaries; the exit code comes back.
+    run = live_platform.deis("run", "--", "python3", "-c", "import os; print(os.environ['DEIS_APP'])", cwd=work)
+    assert run.returncode == 0 and run.output.strip().endswith(app), run.output
+    assert live_platform.deis("run", "--", "sh", "-c", "exit 3", cwd=work).returncode == 3
