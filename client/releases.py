@@ -1,4 +1,4 @@
-"""deis config:*, builds:*, pull, releases:*, rollback, ps:scale, limits:*."""
+"""deis config:*, builds:*, pull, releases:*, rollback, ps:scale, limits:*, tags:*."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -242,3 +242,44 @@ shortcut("releases", "releases:list")
 shortcut("rollback", "releases:rollback")
 shortcut("scale", "ps:scale")
 shortcut("limits", "limits:list")
+
+
+@cli.command("tags:list")
+@app_option
+@json_option
+def tags_list(app, as_json):
+    """Show the tags a host must carry to run the app's processes."""
+    name, path = _app_path(app, "/tags")
+    tags = api().get(path)["tags"]
+    if as_json:
+        return print_json(tags)
+    heading(f"{name} Tags")
+    for key, value in sorted(tags.items()):
+        click.echo(f"{key} {value}")
+
+
+def _change_tags(app, changes: dict) -> None:
+    name, path = _app_path(app, "/tags")
+    click.echo("Applying tags... ", nl=False)
+    result = api().post(path, {"values": changes})
+    click.echo(f"done, {name} v{result['release']}")
+    report_deploy(result.get("deploy"))
+
+
+@cli.command("tags:set")
+@click.argument("pairs", nargs=-1, required=True, metavar="KEY=VALUE...")
+@app_option
+def tags_set(pairs, app):
+    """Run the app only on hosts tagged KEY=VALUE (e.g. environ=prod); refused if no host fits."""
+    _change_tags(app, _pairs(pairs, "KEY"))
+
+
+@cli.command("tags:unset")
+@click.argument("keys", nargs=-1, required=True, metavar="KEY...")
+@app_option
+def tags_unset(keys, app):
+    """Remove tags."""
+    _change_tags(app, {key: None for key in keys})
+
+
+shortcut("tags", "tags:list")

@@ -32,8 +32,8 @@ def create_app(settings: platform_settings.Settings | None = None) -> Flask:
         app.extensions["deis_deployer"] = make_deployer(settings)
 
     from controller import (apps, auth, builds, config, containers, domains, hooks, hosts, keys, limits, perms,
-                            releases, scale, users)
-    for module in (auth, keys, apps, config, builds, releases, scale, containers, domains, limits, perms,
+                            releases, scale, tags, users)
+    for module in (auth, keys, apps, config, builds, releases, scale, containers, domains, limits, tags, perms,
                    users, hooks, hosts):
         app.register_blueprint(module.bp, url_prefix="/v1")
 

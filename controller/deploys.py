@@ -17,6 +17,16 @@ def _deployer():
     return current_app.extensions.get("deis_deployer")
 
 
+def check_fits(app: App, build, config, structure: dict | None = None) -> None:
+    """Before committing a change: refuse it if the resulting processes cannot be placed."""
+    deployer = _deployer()
+    if deployer is not None:
+        from controller.scheduling import spec_for
+
+        deployer.check_fits(spec_for(session(), app, releases.latest(session(), app).version + 1, build, config,
+                                     structure))
+
+
 def deploy(app: App, release: Release) -> dict | None:
     deployer = _deployer()
     return deployer.deploy(session(), app, release) if deployer else None

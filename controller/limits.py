@@ -48,6 +48,7 @@ def change(name):
     if not summary:
         raise BadRequest("nothing changed: the limits already have these values")
     config = config_module.new_config(current.config, user, **updated)
+    deploys.check_fits(app, current.build, config)
     db.add(config)
     release = releases.create(db, app, user, build=current.build, config=config, summary=summary)
     db.commit()

@@ -46,6 +46,8 @@ def scale(name):
     if build is None:
         raise Conflict(f"{app.name} has no build yet: push code or pull an image before scaling")
     counts = parse_counts(data, build.procfile)
-    app.structure = {**(app.structure or {}), **counts}
+    structure = {**(app.structure or {}), **counts}
+    deploys.check_fits(app, build, releases.latest(db, app).config, structure)
+    app.structure = structure
     db.commit()
     return {"structure": app.structure, "deploy": deploys.scale(app)}

@@ -11,12 +11,12 @@ import logging
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from controller.errors import BadRequest
+from controller.errors import BadRequest, Conflict
 from controller.events import EventLog
 from controller.models import App, Domain, Release
 from router.errors import InvalidRoute
 from router.routes import make_settings
-from scheduler.errors import InvalidSpec, SchedulerError, Superseded
+from scheduler.errors import InvalidSpec, SchedulerError, Superseded, Unschedulable
 from scheduler.spec import HealthCheck, ReleaseSpec
 
 log = logging.getLogger(__name__)
@@ -71,14 +71,18 @@ def limits(memory: dict, cpu: dict) -> dict:
 
 def release_spec(db: Session, app: App, release: Release) -> ReleaseSpec | None:
     """What should run for ``app`` at ``release``; None while the app has no build."""
-    build = release.build
+    return spec_for(db, app, release.version, release.build, release.config)
+
+
+def spec_for(db: Session, app: App, version: int, build, config, structure: dict | None = None) -> ReleaseSpec | None:
+    """The spec of ``build`` + ``config`` at ``version`` (``structure``: scale other than the app's)."""
     if build is None:
         return None
-    config = release.config
     domains = tuple(db.scalars(select(Domain.domain).where(Domain.app_id == app.id).order_by(Domain.domain)))
     procfile = {ptype: command for ptype, command in build.procfile.items() if command}
-    return ReleaseSpec(app=app.name, version=release.version, image=build.image, kind=build.kind,
-                       procfile=procfile, config=config.values, scale=dict(app.structure or {}),
+    scale = dict(app.structure or {}) if structure is None else dict(structure)
+    return ReleaseSpec(app=app.name, version=version, image=build.image, kind=build.kind,
+                       procfile=procfile, config=config.values, scale=scale,
                        limits=limits(config.memory, config.cpu), healthcheck=healthcheck(config.values),
                        domains=domains, routing=routing(config.values), tags=dict(config.tags or {}))
 
@@ -87,6 +91,16 @@ class Deployer:
     def __init__(self, scheduler, events: EventLog):
         self.scheduler = scheduler
         self.events = events
+
+    def check_fits(self, spec: ReleaseSpec | None) -> None:
+        """Refuse (409, nothing written yet) a change whose processes cannot be placed on the hosts."""
+        slots_for = getattr(self.scheduler, "slots_for", None)  # the swarm backend places by itself
+        if spec is None or slots_for is None:
+            return
+        try:
+            slots_for(spec, [])
+        except Unschedulable as exc:
+            raise Conflict(f"refused: {exc}; nothing was changed") from None
 
     def deploy(self, db: Session, app: App, release: Release) -> dict:
         self.events.record(app.name, f"release v{release.version} created: {release.summary}")

@@ -104,10 +104,14 @@ def test_lost_host_is_replaced_and_its_stale_containers_removed_when_it_returns(
     assert wait_until(stale_gone, timeout=60), "stale containers of the lost host were not removed"
 
 
-def test_an_app_that_cannot_fit_is_refused(platform, app):
+def test_an_app_that_cannot_fit_is_refused_without_changes(platform, app):
     name, work = app
-    before = platform.deis("releases", cwd=work).ok().output
-    result = platform.deis("limits:set", "web=64G", cwd=work)
-    assert result.returncode != 0 and "do not fit" in result.output, result.output
+    before = platform.deis("releases", "--json", cwd=work).ok().output
+    for args, reason in ((("limits:set", "web=64G"), "do not fit"),
+                         (("tags:set", "zone=nowhere"), "no healthy host has the tags zone=nowhere")):
+        result = platform.deis(*args, cwd=work)
+        assert result.returncode != 0 and reason in result.output and "nothing was changed" in result.output, \
+            result.output
+    assert platform.deis("releases", "--json", cwd=work).ok().output == before
+    assert platform.deis("tags", cwd=work).ok().output.strip() == f"=== {name} Tags"
     assert platform.get(name).status_code == 200
-    print(before, platform.deis("releases", cwd=work).output)

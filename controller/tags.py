@@ -1,0 +1,57 @@
+"""Tags (Deis v1 ``tags:set``): the app's processes run only on hosts carrying every tag. A change makes
+a new release, refused before anything is written when no host set can take the processes."""
+from __future__ import annotations
+
+from flask import Blueprint
+
+from controller import config as config_module
+from controller import deploys, releases
+from controller.access import app_for_user, body, current_user, session
+from controller.errors import BadRequest
+from controller.hosts import TAG
+
+bp = Blueprint("tags", __name__)
+
+
+def merge_tags(current: dict, changes) -> dict:
+    if not isinstance(changes, dict) or not changes:
+        raise BadRequest("give 'values': an object of tag: value (null unsets)")
+    merged = dict(current)
+    for name, value in changes.items():
+        if not isinstance(name, str) or not TAG.fullmatch(name):
+            raise BadRequest(f"invalid tag name {name!r}: use letters, digits, '_', '.' and '-'")
+        if value is None:
+            if name not in merged:
+                raise BadRequest(f"tag {name} is not set")
+            merged.pop(name)
+        elif isinstance(value, str) and TAG.fullmatch(value):
+            merged[name] = value
+        else:
+            raise BadRequest(f"invalid value {value!r} for tag {name}: use letters, digits, '_', '.' and '-'")
+    return merged
+
+
+@bp.get("/apps/<name>/tags")
+def show(name):
+    app = app_for_user(name)
+    return {"tags": releases.latest(session(), app).config.tags or {}}
+
+
+@bp.post("/apps/<name>/tags")
+def change(name):
+    user = current_user()
+    changes = body().get("values")
+    app = app_for_user(name, lock=True)
+    db = session()
+    current = releases.latest(db, app)
+    old = current.config.tags or {}
+    tags = merge_tags(old, changes)
+    summary = releases.config_summary(old, tags) if tags != old else ""
+    if not summary:
+        raise BadRequest("nothing changed: the tags already have these values")
+    config = config_module.new_config(current.config, user, tags=tags)
+    deploys.check_fits(app, current.build, config)
+    db.add(config)
+    release = releases.create(db, app, user, build=current.build, config=config, summary=f"tags: {summary}")
+    db.commit()
+    return {"tags": tags, "release": release.version, "deploy": deploys.deploy(app, release)}, 201
