@@ -62,6 +62,9 @@ def hosts_list(as_json):
 @cli.command("hosts:remove")
 @click.argument("name")
 def hosts_remove(name):
-    """Remove a host (refused while it still runs the platform's containers)."""
-    api().delete(f"/hosts/{quote(name, safe='')}")
+    """Drain a host (its processes move to the others with zero downtime), then remove it."""
+    click.echo(f"Draining host {name}...")
+    result = api().delete(f"/hosts/{quote(name, safe='')}") or {}
+    for line in result.get("log", []):
+        click.echo(line)
     click.echo(f"Removing host {name}... done")

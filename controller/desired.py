@@ -59,9 +59,16 @@ def host_records() -> list[HostRecord]:
             return _hosts_cache["records"]
         with _sessions()() as session:
             rows = session.scalars(select(Host).order_by(Host.name)).all()
-            records = [HostRecord(h.name, h.address, h.url, h.memory, dict(h.tags or {})) for h in rows]
+            records = [HostRecord(h.name, h.address, h.url, h.memory, dict(h.tags or {}), bool(h.draining))
+                       for h in rows]
         if platform_settings.load().local_host:
             memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
             records.insert(0, HostRecord("local", "127.0.0.1", None, memory))
         _hosts_cache.update(at=time.monotonic(), records=records)
         return records
+
+
+def forget_hosts() -> None:
+    """The host table changed: the next ``host_records`` reads it afresh."""
+    with _hosts_lock:
+        _hosts_cache["at"] = -HOSTS_TTL

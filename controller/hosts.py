@@ -132,7 +132,7 @@ def add_host():
 
 def probe(host: Host, platform: str, key, known_hosts) -> dict:
     """Live state of a host: up/down, the platform's containers there and the memory they reserve."""
-    from scheduler.containers import LABEL_PLATFORM
+    from scheduler.containers import LABEL_APP, LABEL_PLATFORM
     from scheduler.ssh import docker_over_ssh
 
     try:
@@ -144,7 +144,9 @@ def probe(host: Host, platform: str, key, known_hosts) -> dict:
             engine.close()
     except Exception as exc:  # noqa: BLE001 - any failure to talk to the engine means the host is down
         return {"state": "down", "containers": None, "memory_used": None, "error": str(exc)[:200]}
-    return {"state": "up", "containers": len(containers), "memory_used": used}
+    state = "draining" if host.draining else "up"
+    return {"state": state, "containers": len(containers), "memory_used": used,
+            "apps": sorted({c["Labels"].get(LABEL_APP, "") for c in containers} - {""})}
 
 
 @bp.get("/hosts")
@@ -163,20 +165,37 @@ def list_hosts():
 
 @bp.delete("/hosts/<name>")
 def remove_host(name):
+    """Drain, then forget: the host gets no new processes, every app with processes there is
+    converged (new containers elsewhere, health-checked, router switched, old ones stopped), and the
+    host is removed once nothing of the platform runs on it."""
     _require_operator()
+    from controller import deploys
+    from controller.access import find_app
+    from controller.desired import forget_hosts
     from scheduler.scheduler import platform_id
 
     db = session()
     host = db.scalar(select(Host).where(Host.name == name)) if HOST_NAME.fullmatch(name) else None
     if host is None:
         raise NotFound(f"host {name!r} not found")
-    state = probe(host, platform_id(settings().home), *_ssh_files())
+    host.draining = True
+    db.commit()
+    forget_hosts()
+    platform, files = platform_id(settings().home), _ssh_files()
+    lines = []
+    for app_name in sorted(probe(host, platform, *files).get("apps", [])):
+        result = deploys.scale(find_app(app_name)) or {"ok": True, "log": []}
+        lines.extend(result.get("log", []))
+        if not result.get("ok"):
+            raise Conflict(f"draining {name} stopped at {app_name}: {result.get('detail')}; "
+                           "the host stays registered (draining)")
+    state = probe(host, platform, *files)
     if state["containers"]:
-        # Draining (moving containers off with zero downtime) comes with multi-host scheduling.
-        raise Conflict(f"host {name} still runs {state['containers']} container(s) of the platform; "
-                       "scale the apps down or move them first")
+        raise Conflict(f"host {name} still runs {state['containers']} container(s) of the platform after "
+                       "draining; the host stays registered (draining)")
     db.delete(host)
     db.flush()
     _write_known_hosts(db.scalars(select(Host).order_by(Host.name)))
     db.commit()
-    return "", 204
+    forget_hosts()
+    return {"removed": name, "log": lines}

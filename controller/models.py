@@ -175,6 +175,7 @@ class Host(Base):
     host_key: Mapped[str] = mapped_column(Text)  # "<type> <base64>", pinned on first contact
     memory: Mapped[int] = mapped_column(BigInteger)  # bytes the engine reports (capacity)
     tags: Mapped[dict] = mapped_column(JSON, default=dict)
+    draining: Mapped[bool] = mapped_column(Boolean, default=False)  # being removed: no new processes
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
 
     def as_dict(self) -> dict:

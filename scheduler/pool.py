@@ -37,6 +37,7 @@ class HostRecord:
     url: str | None = None
     memory: int = 1 << 62
     tags: Mapping[str, str] = field(default_factory=dict)
+    draining: bool = False  # being removed: keeps its processes until they are moved, gets no new ones
 
 
 class HostPool:
@@ -73,7 +74,7 @@ class HostPool:
         """Placement's view: capacity, tags, health, and ``load`` (containers, reserved bytes) per host."""
         down = self.down()
         load = load or {}
-        return [HostInfo(r.name, r.memory, dict(r.tags), healthy=r.name not in down,
+        return [HostInfo(r.name, r.memory, dict(r.tags), healthy=r.name not in down and not r.draining,
                          containers=load.get(r.name, (0, 0))[0], reserved=load.get(r.name, (0, 0))[1])
                 for r in sorted(self.records(), key=lambda r: r.name)]
 

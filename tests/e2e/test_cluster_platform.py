@@ -104,6 +104,22 @@ def test_lost_host_is_replaced_and_its_stale_containers_removed_when_it_returns(
     assert wait_until(stale_gone, timeout=60), "stale containers of the lost host were not removed"
 
 
+def test_hosts_remove_drains_with_zero_downtime(platform, app):
+    name, work = app
+    assert any(host == "h3" for _, state, host in processes(platform, work) if state == "up")
+    with Load(platform, name) as load:
+        time.sleep(0.5)
+        removed = platform.deis("hosts:remove", "h3").ok()
+        time.sleep(0.5)
+    print(f"hosts:remove h3: {load.ok} ok, {load.failed} failed")
+    assert load.failed == 0, load.errors[:5]
+    assert "Removing host h3... done" in removed.output
+    procs = processes(platform, work)
+    assert len([p for p in procs if p[1] == "up"]) == 3 and all(host != "h3" for _, _, host in procs), procs
+    assert "h3" not in platform.deis("hosts:list").ok().output
+    assert "registered" in platform.deisctl("cluster", "up", "--hosts", "3").ok().output  # back for the others
+
+
 def test_an_app_that_cannot_fit_is_refused_without_changes(platform, app):
     name, work = app
     before = platform.deis("releases", "--json", cwd=work).ok().output
