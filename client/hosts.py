@@ -68,3 +68,15 @@ def hosts_remove(name):
     for line in result.get("log", []):
         click.echo(line)
     click.echo(f"Removing host {name}... done")
+
+
+@cli.command("hosts:rebalance")
+def hosts_rebalance():
+    """Spread every app's processes over the hosts again (after adding one), with zero downtime."""
+    click.echo("Rebalancing...")
+    result = api().post("/hosts/rebalance")
+    for line in result["log"]:
+        click.echo(line)
+    if result["failed"]:
+        raise ClientError("rebalancing failed for " + "; ".join(result["failed"]))
+    click.echo(f"done, {len(result['apps'])} app(s) checked")

@@ -163,6 +163,27 @@ def list_hosts():
     return {"count": len(results), "results": results}
 
 
+@bp.post("/hosts/rebalance")
+def rebalance():
+    """Converge every app: processes stacked on some hosts while another host has room (one was just
+    added, or came back) move there, each with the usual zero-downtime cutover."""
+    _require_operator()
+    from controller import deploys
+    from controller.models import App, Release
+
+    db = session()
+    with_builds = select(App).where(App.id.in_(select(Release.app_id).where(Release.build_id.is_not(None))))
+    apps = list(db.scalars(with_builds.order_by(App.name)))
+    db.commit()  # the apps' own locks are taken by each converge; hold no write lock meanwhile
+    lines, failed = [], []
+    for app in apps:
+        result = deploys.scale(app) or {"ok": True, "log": []}
+        lines.extend(result.get("log", []))
+        if not result.get("ok"):
+            failed.append(f"{app.name}: {result.get('detail')}")
+    return {"apps": [a.name for a in apps], "failed": failed, "log": lines}
+
+
 @bp.delete("/hosts/<name>")
 def remove_host(name):
     """Drain, then forget: the host gets no new processes, every app with processes there is

@@ -39,8 +39,16 @@ class _Connection(SSHConnection):
 
 
 class _Pool(SSHConnectionPool):
+    """A fresh channel per request. A kept-alive channel can be closed by the host side while it idles,
+    and urllib3 cannot tell before it writes the next request into it ("Socket is closed"); a new
+    channel on the open SSH connection costs a few milliseconds."""
+
     def _new_conn(self):
         return _Connection(self.ssh_transport, self.timeout, self.ssh_host)
+
+    def _put_conn(self, conn):
+        if conn is not None:
+            conn.close()
 
 
 class PinnedSSHAdapter(SSHHTTPAdapter):
