@@ -158,7 +158,7 @@ def down(home: Path) -> list[str]:
     removed = []
     for host in hosts:
         _remove_containers(host)
-        for daemon in ("sshd", "dockerd"):
+        for daemon in ("registry-forward", "sshd", "dockerd"):
             pid = _read(Path(host.run) / f"{daemon}.pid")
             if pid:
                 stop_pid(pid, timeout=20)

@@ -93,6 +93,9 @@ def test_cluster_up_reaches_each_engine_over_ssh_and_down_removes_everything(tmp
         stop_pid(registry.pid)
         docker_client.images.remove(image)
     assert down.returncode == 0 and "removed h1, h2" in down.stdout, down.stdout + down.stderr
+    port = env["DEIS_REGISTRY_PORT"]
+    leftovers = subprocess.run(["pgrep", "-f", f"socat TCP-LISTEN:{port},"], capture_output=True, text=True).stdout
+    assert leftovers == "", "registry forwarders left running"
     netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
     assert cluster.cluster_id(home) not in netns
     assert subprocess.run(["ip", "link", "show", f"dbr-{cluster.cluster_id(home)}"],
