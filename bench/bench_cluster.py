@@ -22,9 +22,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from deisctl import cluster  # noqa: E402
-from tests.e2e.conftest import running_platform  # noqa: E402
+from tests.e2e.conftest import Load, running_platform  # noqa: E402
 from tests.e2e.test_cluster_platform import processes, wait_until  # noqa: E402
-from tests.e2e.test_swarm_platform import Load  # noqa: E402
 
 
 def timed(fn) -> float:

@@ -159,7 +159,7 @@ def down(home: Path) -> list[str]:
     for host in hosts:
         _remove_containers(host)
         for daemon in ("registry-forward", "sshd", "dockerd"):
-            pid = _read(Path(host.run) / f"{daemon}.pid")
+            pid = read_pid(Path(host.run) / f"{daemon}.pid")
             if pid:
                 stop_pid(pid, timeout=20)
         data_root = Path(host.state) / "docker"
@@ -184,10 +184,3 @@ def _remove_containers(host: ClusterHost) -> None:
     ids = subprocess.run(["docker", "ps", "-aq"], env=env, capture_output=True, text=True).stdout.split()
     if ids:
         subprocess.run(["docker", "rm", "-f", *ids], env=env, capture_output=True)
-
-
-def _read(pidfile: Path) -> int | None:
-    try:
-        return int(pidfile.read_text().strip())
-    except (FileNotFoundError, ValueError):
-        return None

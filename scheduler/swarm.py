@@ -28,7 +28,7 @@ from scheduler.errors import DeployError, HostError, InvalidSpec, SchedulerError
 from scheduler.hosts import Host
 from scheduler.oneoff import run_oneoff
 from scheduler.scheduler import DeployResult, ProcessStatus, platform_id
-from scheduler.spec import ReleaseSpec
+from scheduler.spec import ReleaseSpec, memory_bytes
 from scheduler.state import SchedulerState
 
 log = logging.getLogger(__name__)
@@ -71,7 +71,7 @@ def service_spec(spec: ReleaseSpec, ptype: str, platform: str, domain: str, drai
                                                    monitor=int(2 * SECOND)),
         "rollback_config": docker.types.RollbackConfig(parallelism=1, order="start-first"),
         "resources": docker.types.Resources(
-            mem_limit=_bytes(plan.memory) if plan.memory else None,
+            mem_limit=memory_bytes(plan.memory) if plan.memory else None,
             cpu_limit=plan.nano_cpus),
     }
     if plan.publish:
@@ -84,12 +84,6 @@ def service_spec(spec: ReleaseSpec, ptype: str, platform: str, domain: str, drai
             timeout=int((check.timeout if check else 2) * SECOND), retries=3,
             start_period=int(((check.initial_delay if check else 0) + 30) * SECOND))
     return kwargs
-
-
-def _bytes(memory: str) -> int:
-    from scheduler.spec import memory_bytes
-
-    return memory_bytes(memory)
 
 
 class SwarmScheduler:

@@ -9,6 +9,8 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,6 +88,41 @@ class LivePlatform:
     def logs(self) -> str:
         return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}"
                          for p in sorted((self.home / "logs").glob("*.log")))
+
+
+class Load:
+    """GET requests through the router on a keep-alive session, in a thread, bounded in time."""
+
+    def __init__(self, platform, app, seconds=300):
+        self.platform, self.app, self.seconds = platform, app, seconds
+        self.ok, self.failed, self.errors, self.bodies = 0, 0, [], set()
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def run(self):
+        session, deadline = requests.Session(), time.monotonic() + self.seconds
+        while not self.stop.is_set() and time.monotonic() < deadline:
+            try:
+                r = session.get(
+                    f"http://127.0.0.1:{self.platform.router_port}/",
+                    headers={"Host": f"{self.app}.{self.platform.domain}"}, timeout=5)
+                if r.status_code == 200:
+                    self.ok += 1
+                    self.bodies.add(r.text)
+                else:
+                    self.failed += 1
+                    self.errors.append(f"{r.status_code} {r.text[:80]}")
+            except requests.RequestException as exc:
+                self.failed += 1
+                self.errors.append(str(exc))
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join()
 
 
 def git(work: Path, *args: str) -> str:

@@ -8,8 +8,7 @@ import time
 import pytest
 
 from deisctl import cluster
-from tests.e2e.conftest import commit, running_platform
-from tests.e2e.test_swarm_platform import Load
+from tests.e2e.conftest import Load, commit, running_platform
 
 pytestmark = pytest.mark.slow
 

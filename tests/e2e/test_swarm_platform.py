@@ -1,17 +1,15 @@
 """DEIS_SCHEDULER=swarm end to end: git push, config:set, scale, rollback and ps:restart through the
 real CLI, with the app's services on a single-node swarm (a namespace host's own engine) and
 continuous requests through the router: zero failed requests."""
-import threading
 import time
 
 import docker
 import pytest
-import requests
 
 from deisctl import cluster
 from deisctl.processes import free_port
 from scheduler.swarm import ensure_swarm
-from tests.e2e.conftest import running_platform
+from tests.e2e.conftest import Load, running_platform
 
 pytestmark = pytest.mark.slow
 
@@ -28,41 +26,6 @@ def swarm_platform(tmp_path_factory):
             yield platform
     finally:
         cluster.down(home)
-
-
-class Load:
-    """GET requests through the router on a keep-alive session, in a thread, bounded in time."""
-
-    def __init__(self, platform, app, seconds=300):
-        self.platform, self.app, self.seconds = platform, app, seconds
-        self.ok, self.failed, self.errors, self.bodies = 0, 0, [], set()
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self.run, daemon=True)
-
-    def run(self):
-        session, deadline = requests.Session(), time.monotonic() + self.seconds
-        while not self.stop.is_set() and time.monotonic() < deadline:
-            try:
-                r = session.get(
-                    f"http://127.0.0.1:{self.platform.router_port}/",
-                    headers={"Host": f"{self.app}.{self.platform.domain}"}, timeout=5)
-                if r.status_code == 200:
-                    self.ok += 1
-                    self.bodies.add(r.text)
-                else:
-                    self.failed += 1
-                    self.errors.append(f"{r.status_code} {r.text[:80]}")
-            except requests.RequestException as exc:
-                self.failed += 1
-                self.errors.append(str(exc))
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop.set()
-        self.thread.join()
 
 
 def test_push_config_scale_rollback_restart_on_swarm(swarm_platform):
