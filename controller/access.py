@@ -6,7 +6,7 @@ import hmac
 from contextlib import contextmanager
 
 from flask import current_app, g, request
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, joinedload
 
 from controller import db, validation
@@ -14,6 +14,12 @@ from controller.errors import BadRequest, Forbidden, NotFound, Unauthorized
 from controller.models import App, Perm, Token, User
 
 READ_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+# The queries every request makes, built once: building a statement costs more than running it.
+_TOKEN_USER = select(Token).where(Token.token_hash == bindparam("token_hash")).options(joinedload(Token.user))
+_APP_BY_NAME = select(App).where(App.name == bindparam("name"))
+_APP_BY_NAME_LOCKED = _APP_BY_NAME.with_for_update()  # a row lock on PostgreSQL (SQLite writers are serialized)
+_PERM = select(Perm.id).where(Perm.app_id == bindparam("app_id"), Perm.user_id == bindparam("user_id"))
 
 
 def session() -> Session:
@@ -78,8 +84,7 @@ def current_user() -> User:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "token" or not token:
         raise Unauthorized("authentication required: log in with 'deis login'")
-    row = session().scalar(select(Token).where(Token.token_hash == hash_token(token.strip()))
-                           .options(joinedload(Token.user)))
+    row = session().scalar(_TOKEN_USER, {"token_hash": hash_token(token.strip())})
     if row is None:
         raise Unauthorized("invalid token: log in again with 'deis login'")
     g.user = row.user
@@ -104,17 +109,13 @@ def user_by_name(name) -> User:
 def can_use_app(user: User, app: App) -> bool:
     if user.is_admin or app.owner_id == user.id:
         return True
-    perm = session().scalar(select(Perm).where(Perm.app_id == app.id, Perm.user_id == user.id))
-    return perm is not None
+    return session().scalar(_PERM, {"app_id": app.id, "user_id": user.id}) is not None
 
 
 def find_app(name: str, *, lock: bool = False) -> App:
     if not isinstance(name, str) or not validation.APP_NAME.fullmatch(name):
         raise NotFound(f"app {name!r} not found")
-    query = select(App).where(App.name == name)
-    if lock:  # row lock on PostgreSQL; SQLite writers are already serialized (see controller.db)
-        query = query.with_for_update()
-    app = session().scalar(query)
+    app = session().scalar(_APP_BY_NAME_LOCKED if lock else _APP_BY_NAME, {"name": name})
     if app is None:
         raise NotFound(f"app {name!r} not found")
     return app

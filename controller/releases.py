@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 
 from flask import Blueprint
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session, joinedload
 
 from controller import deploys
@@ -46,16 +46,28 @@ def parse_version(value) -> int:
     return int(match.group(1))
 
 
+# Hot queries, built once (see controller.access).
+_LATEST = (select(Release).where(Release.app_id == bindparam("app_id")).order_by(Release.version.desc()).limit(1)
+           .options(joinedload(Release.config), joinedload(Release.build)))
+_LAST_VERSION = select(func.max(Release.version)).where(Release.app_id == bindparam("app_id"))
+_COUNT = select(func.count()).select_from(Release).where(Release.app_id == bindparam("app_id"))
+_LIST = (select(Release.version, Release.summary, Release.created, User.username, Config.uuid,
+                Build.uuid, Build.image, Build.sha, Build.kind)
+         .join(Config, Release.config_id == Config.id)
+         .outerjoin(User, Release.owner_id == User.id)
+         .outerjoin(Build, Release.build_id == Build.id)
+         .where(Release.app_id == bindparam("app_id")).order_by(Release.version.desc()).limit(bindparam("limit")))
+
+
 def latest(db: Session, app: App) -> Release:
     """The app's current release, with its config and build loaded in the same query (callers use both)."""
-    return db.scalar(select(Release).where(Release.app_id == app.id).order_by(Release.version.desc()).limit(1)
-                     .options(joinedload(Release.config), joinedload(Release.build)))
+    return db.scalar(_LATEST, {"app_id": app.id})
 
 
 def create(db: Session, app: App, user: User | None, *, build: Build | None, config: Config,
            summary: str) -> Release:
     """Add release vN+1. The caller holds the app's write lock, so N is read and bumped atomically."""
-    version = (db.scalar(select(func.max(Release.version)).where(Release.app_id == app.id)) or 0) + 1
+    version = (db.scalar(_LAST_VERSION, {"app_id": app.id}) or 0) + 1
     release = Release(app_id=app.id, owner=user, version=version, build=build, config=config, summary=summary)
     db.add(release)
     db.flush()
@@ -74,17 +86,12 @@ def list_releases(name):
     """Newest first. Plain column rows rather than ORM objects: this list is the hot path."""
     app = app_for_user(name)
     db = session()
-    query = (select(Release.version, Release.summary, Release.created, User.username, Config.uuid,
-                    Build.uuid, Build.image, Build.sha, Build.kind)
-             .join(Config, Release.config_id == Config.id)
-             .outerjoin(User, Release.owner_id == User.id)
-             .outerjoin(Build, Release.build_id == Build.id)
-             .where(Release.app_id == app.id).order_by(Release.version.desc()).limit(page_limit()))
+    rows = db.execute(_LIST, {"app_id": app.id, "limit": page_limit()})
     results = [{"app": app.name, "version": version, "summary": summary, "owner": owner,
                 "build": {"uuid": build, "image": image, "sha": sha, "kind": kind} if build else None,
                 "image": image, "config": config, "created": iso(created)}
-               for version, summary, created, owner, config, build, image, sha, kind in db.execute(query)]
-    count = db.scalar(select(func.count()).select_from(Release).where(Release.app_id == app.id))
+               for version, summary, created, owner, config, build, image, sha, kind in rows]
+    count = db.scalar(_COUNT, {"app_id": app.id})
     return {"count": count, "results": results}
 
 
