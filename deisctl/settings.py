@@ -20,6 +20,7 @@ Every component reads its settings through :func:`load`, so two platforms with d
 | DEIS_DOCKER_HOST | (docker SDK default) | Docker Engine of the local host |
 | DEIS_SCHEDULER | local | ``local``: containers on this machine's engine; ``swarm``: services on a Docker Swarm; ``off``: releases are records only |
 | DEIS_LOCAL_HOST | on | ``off``: this machine's engine runs no apps, only the registered hosts do |
+| DEIS_LOCAL_UPSTREAMS | bridge | how the router reaches this machine's web containers: ``bridge`` (their own address, skipping the engine's port proxy) or ``published`` (the loopback port; for rootless or remote engines) |
 | DEIS_BUILDER_KEEP_IMAGES | 5 | images kept per app in the registry (older releases cannot be rolled back to) |
 | DEIS_CLUSTER_SUBNET | 10.213.0.0/24 | private subnet of ``deisctl cluster up``'s namespace hosts |
 | DEIS_SWARM_ADVERTISE_ADDR | 127.0.0.1 | address a lone swarm manager is initialised with by ``deisctl up`` |
@@ -50,6 +51,7 @@ class Settings:
     scheduler: str = "local"
     swarm_host: str | None = None
     local_host: bool = True
+    local_upstreams: str = "bridge"
 
     @property
     def registry(self) -> str:
@@ -93,6 +95,7 @@ def load(env: dict | None = None) -> Settings:
         scheduler=_choice(env, "DEIS_SCHEDULER", "local", ("local", "swarm", "off")),
         swarm_host=env.get("DEIS_SWARM_HOST") or None,
         local_host=_choice(env, "DEIS_LOCAL_HOST", "on", ("on", "off")) == "on",
+        local_upstreams=_choice(env, "DEIS_LOCAL_UPSTREAMS", "bridge", ("bridge", "published")),
     )
 
 

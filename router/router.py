@@ -37,13 +37,14 @@ class Router:
     """Routes of one platform, served by the nginx masters running with ``prefix``."""
 
     def __init__(self, prefix: Path | str, port: int, listen_address: str = "0.0.0.0", binary: str = "nginx",
-                 worker_processes: int | str = "auto", access_log: bool = True):
+                 worker_processes: int | str | None = None, access_log: bool = True):
+        """``worker_processes`` of each tier; by default the two tiers share the cores (half each)."""
         self.prefix = Path(prefix).resolve()
         self.edge_prefix = self.prefix / EDGE_DIR
         self.port = port
         self.listen_address = listen_address
         self.binary = binary
-        self.worker_processes = worker_processes
+        self.worker_processes = worker_processes or max(1, (os.cpu_count() or 2) // 2)
         self.access_log = access_log
 
     @classmethod

@@ -123,13 +123,20 @@ def plan_oneoff(spec: ReleaseSpec, command: str, platform: str, suffix: str) -> 
     )
 
 
-def from_attrs(attrs: dict, host: str, address: str) -> Container:
-    """Build a :class:`Container` from ``docker inspect`` data of a container we labelled."""
+def from_attrs(attrs: dict, host: str, address: str, via_bridge: bool = False) -> Container:
+    """Build a :class:`Container` from ``docker inspect`` data of a container we labelled.
+
+    A running web container is reached at ``address`` and its published port, or, ``via_bridge``,
+    at its own address on the engine's bridge (when it has one).
+    """
     config_labels = attrs.get("Config", {}).get("Labels") or {}
     state = attrs.get("State", {})
-    ports = (attrs.get("NetworkSettings") or {}).get("Ports") or {}
-    bindings = ports.get(f"{CONTAINER_PORT}/tcp") or []
-    endpoint = f"{address}:{bindings[0]['HostPort']}" if bindings and state.get("Running") else None
+    network = attrs.get("NetworkSettings") or {}
+    bindings = (network.get("Ports") or {}).get(f"{CONTAINER_PORT}/tcp") or []
+    endpoint = None
+    if bindings and state.get("Running"):
+        own = via_bridge and _bridge_address(network)
+        endpoint = f"{own}:{CONTAINER_PORT}" if own else f"{address}:{bindings[0]['HostPort']}"
     status = state.get("Status", "unknown")
     return Container(
         id=attrs["Id"], name=attrs.get("Name", "").lstrip("/"), host=host,
@@ -139,6 +146,11 @@ def from_attrs(attrs: dict, host: str, address: str) -> Container:
         address=endpoint, started_at=_time(state.get("StartedAt")), finished_at=_time(state.get("FinishedAt")),
         labels=dict(config_labels),
     )
+
+
+def _bridge_address(network: dict) -> str | None:
+    addresses = [network.get("IPAddress")] + [n.get("IPAddress") for n in (network.get("Networks") or {}).values()]
+    return next((a for a in addresses if a), None)
 
 
 def _time(value: str | None) -> datetime | None:

@@ -24,11 +24,16 @@ ENGINE_ERRORS = (docker.errors.DockerException, requests.RequestException, param
 class Host:
     """Containers of one platform (``platform`` label) on one Docker Engine."""
 
-    def __init__(self, name: str, client, address: str = "127.0.0.1", platform: str = "deis"):
+    def __init__(self, name: str, client, address: str = "127.0.0.1", platform: str = "deis",
+                 via_bridge: bool = False):
+        """Web ports are published on ``address``. ``via_bridge``: the engine runs on this machine,
+        so the router and health checks reach its web containers at their bridge address instead,
+        one proxy hop (the engine's userland port proxy) shorter."""
         self.name = name
         self.client = client
         self.address = address
         self.platform = platform
+        self.via_bridge = via_bridge
 
     def __repr__(self) -> str:
         return f"Host({self.name!r}, address={self.address!r})"
@@ -61,7 +66,7 @@ class Host:
             # A created but unstartable container (e.g. bad command) would block its name.
             self.remove(container.id)
             raise HostError(self.name, f"starting {plan.name}", _explain(exc)) from exc
-        return self.inspect(container.id) or from_attrs(container.attrs, self.name, self.address)
+        return self.inspect(container.id) or from_attrs(container.attrs, self.name, self.address, self.via_bridge)
 
     def pull(self, image: str) -> None:
         repository, _, tag = image.rpartition(":") if ":" in image.rsplit("/", 1)[-1] else (image, "", "latest")
@@ -87,7 +92,7 @@ class Host:
             return None
         except ENGINE_ERRORS as exc:
             raise HostError(self.name, f"inspecting {container_id[:12]}", _explain(exc)) from exc
-        return from_attrs(attrs, self.name, self.address)
+        return from_attrs(attrs, self.name, self.address, self.via_bridge)
 
     def stop(self, container_id: str, timeout: float = 10.0) -> None:
         """SIGTERM, then SIGKILL after ``timeout`` seconds; then remove the container."""

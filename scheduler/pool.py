@@ -42,8 +42,10 @@ class HostRecord:
 
 class HostPool:
     def __init__(self, records: Callable[[], Sequence[HostRecord]], connect: Callable[[HostRecord], object],
-                 platform: str, state_dir: Path | str, *, down_after: float = 5.0, probe_timeout: float = 4.0):
+                 platform: str, state_dir: Path | str, *, down_after: float = 5.0, probe_timeout: float = 4.0,
+                 local_via_bridge: bool = False):
         self.records = records
+        self.local_via_bridge = local_via_bridge  # see Host: for this machine's engine (url None) only
         self.connect = connect  # record -> docker client
         self.platform = platform
         self.health_path = Path(state_dir) / HEALTH_NAME
@@ -61,8 +63,9 @@ class HostPool:
             for record in records:
                 known = self._hosts.get(record.name)
                 if known is None or known[0] != record:
+                    via_bridge = self.local_via_bridge and record.url is None
                     self._hosts[record.name] = (record, Host(record.name, _Lazy(self.connect, record),
-                                                             record.address, platform=self.platform))
+                                                             record.address, self.platform, via_bridge))
             for name in set(self._hosts) - {r.name for r in records}:
                 del self._hosts[name]
             return {name: host for name, (_, host) in self._hosts.items()}

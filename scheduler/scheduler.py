@@ -86,10 +86,12 @@ class Scheduler:
 
         platform = platform_id(settings.home)
         state_dir = Path(settings.home) / "scheduler"
+        via_bridge = settings.local_upstreams == "bridge"
         if host_records is None:
-            hosts = [Host("local", docker_client, "127.0.0.1", platform=platform)]
+            hosts = [Host("local", docker_client, "127.0.0.1", platform, via_bridge)]
         else:
-            hosts = HostPool(host_records, connector(settings, docker_client), platform, state_dir)
+            hosts = HostPool(host_records, connector(settings, docker_client), platform, state_dir,
+                             local_via_bridge=via_bridge)
         return cls(hosts, router or Router.from_settings(settings), state_dir, settings.domain, **kwargs)
 
     @property

@@ -1,5 +1,8 @@
 """The README's first session, end to end: deisctl up, deis create, git push, the app answers through the router."""
+import docker
 import pytest
+
+from router import Router
 
 pytestmark = pytest.mark.slow
 
@@ -24,6 +27,11 @@ def test_push_deploys_and_the_app_answers_through_the_router(live_platform):
     assert [line.split()[:3] for line in ps.splitlines() if line.startswith(app)] == \
         [[f"{app}_v2.web.1", "up", "v2"]], ps
     print(push.output, ps, sep="\n")
+    # The router reaches the container at its own bridge address (DEIS_LOCAL_UPSTREAMS=bridge), one hop
+    # shorter than its published loopback port (the engine's userland proxy).
+    network = docker.from_env().api.inspect_container(f"{app}_v2.web.1")["NetworkSettings"]
+    bridge = next(n["IPAddress"] for n in network["Networks"].values() if n["IPAddress"])
+    assert Router(live_platform.home / "router", 0).route(app).upstreams == (f"{bridge}:5000",)
 
     assert live_platform.get("no-such-app").status_code == 404
 

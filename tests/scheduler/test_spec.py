@@ -82,6 +82,21 @@ def test_from_attrs_reads_labels_state_and_port():
     assert not dead.running and dead.address is None and dead.exit_code == 137
 
 
+def test_from_attrs_via_bridge_reaches_the_container_itself():
+    attrs = {
+        "Id": "abc123", "Name": "/shop_v3.web.1", "Config": {"Labels": {"deis.type": "web", "deis.num": "1"}},
+        "State": {"Status": "running", "Running": True},
+        "NetworkSettings": {"Ports": {"5000/tcp": [{"HostIp": "127.0.0.1", "HostPort": "32770"}]},
+                            "IPAddress": "", "Networks": {"bridge": {"IPAddress": "172.17.0.5"}}},
+    }
+    assert from_attrs(attrs, "local", "127.0.0.1", via_bridge=True).address == "172.17.0.5:5000"
+    assert from_attrs(attrs, "local", "127.0.0.1").address == "127.0.0.1:32770"
+    attrs["NetworkSettings"]["Networks"] = {}  # no bridge address (e.g. another network mode): the published port
+    assert from_attrs(attrs, "local", "127.0.0.1", via_bridge=True).address == "127.0.0.1:32770"
+    del attrs["NetworkSettings"]["Ports"]  # not a web process: no address at all
+    assert from_attrs(attrs, "local", "127.0.0.1", via_bridge=True).address is None
+
+
 def test_spec_round_trips_through_plain_data():
     original = spec(healthcheck={"path": "/health", "interval": 0.2}, domains=["www.shop.test"],
                     routing={"max_body_size": "10m"})
