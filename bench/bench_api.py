@@ -7,7 +7,7 @@ controller's CPU time per request (its whole process tree, from /proc), which st
 when other work on the machine inflates latencies; the load average is printed for the same reason.
 
 Run: python bench/bench_api.py [--clients 10] [--requests 2000] [--rounds 3]
-     [--gunicorn-args "--worker-class gthread --workers 2 --threads 8"]   (appended: later flags win)
+     [--gunicorn-args "--workers 2 --threads 8"]   (appended: later flags win)
 """
 from __future__ import annotations
 
