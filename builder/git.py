@@ -1,5 +1,7 @@
 """Git over the builder's SSH channel: command parsing, app repositories, receive-pack.
 
+(Fetching, for an app's owner, is dulwich's upload-pack as it is.)
+
 dulwich's receive-pack handler speaks the protocol over ``read``/``write`` callables; the
 subclass here changes what happens to the pack and after it: the pack streams into
 ``git index-pack`` (:mod:`builder.packs`), and each pushed ref goes to an ``update`` callback
@@ -34,13 +36,15 @@ APP_NAME = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
 APP_NAME_MAX = 40
 ZERO_SHA = b"0" * 40
 RECEIVE_PACK = "git-receive-pack"
+UPLOAD_PACK = "git-upload-pack"
 APP_ID_FILE = "deis-app-id"
 
 
 def parse_git_command(command: str) -> tuple[str, str]:
-    """``git-receive-pack '/myapp.git'`` -> (``git-receive-pack``, ``myapp``); refuse anything else."""
-    not_allowed = (f"command not allowed: {command!r}; "
-                   "the Deis builder only accepts git push (git-receive-pack '<app>.git')")
+    """``git-receive-pack '/myapp.git'`` -> (``git-receive-pack``, ``myapp``), likewise
+    ``git-upload-pack`` (a fetch); refuse anything else."""
+    not_allowed = (f"command not allowed: {command!r}; the Deis builder only accepts git push "
+                   "(git-receive-pack '<app>.git') and, for the app's owner, git fetch (git-upload-pack)")
     try:
         argv = shlex.split(command)
     except ValueError:
@@ -50,10 +54,9 @@ def parse_git_command(command: str) -> tuple[str, str]:
                                       "the Deis builder only accepts git push")
     if len(argv) == 3 and argv[0] == "git" and argv[1] in ("receive-pack", "upload-pack"):
         argv = [f"git-{argv[1]}", argv[2]]
-    if argv[0] == "git-upload-pack" or argv[0] == "git-upload-archive":
-        raise CommandRefused(command, "fetching from the builder is not supported; "
-                                      "the Deis builder only accepts git push")
-    if argv[0] != RECEIVE_PACK or len(argv) != 2:
+    if argv[0] == "git-upload-archive":
+        raise CommandRefused(command, "git archive --remote is not supported; clone the app instead")
+    if argv[0] not in (RECEIVE_PACK, UPLOAD_PACK) or len(argv) != 2:
         raise CommandRefused(command, not_allowed)
     path = argv[1]
     name = path[1:] if path.startswith("/") else path
@@ -61,7 +64,7 @@ def parse_git_command(command: str) -> tuple[str, str]:
     if len(name) > APP_NAME_MAX or not APP_NAME.fullmatch(name):
         raise CommandRefused(command, f"invalid app name {name!r} in {path!r}: "
                                       "use lowercase letters, digits and dashes, at most 40 characters")
-    return RECEIVE_PACK, name
+    return argv[0], name
 
 
 class AppRepos:
@@ -77,6 +80,15 @@ class AppRepos:
 
     def path(self, app: str) -> Path:
         return self.root / f"{app}.git"
+
+    def open_existing(self, app: str, app_id: str) -> Repo | None:
+        """The app's repository if something was pushed to this very app (not to a destroyed
+        app of the same name), else None."""
+        marker = self.path(app) / APP_ID_FILE
+        with self._lock:
+            if not marker.exists() or marker.read_text().strip() != app_id:
+                return None
+            return Repo(str(self.path(app)))
 
     def open(self, app: str, app_id: str | None = None) -> Repo:
         path = self.path(app)

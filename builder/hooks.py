@@ -25,7 +25,7 @@ class PushGrant:
     user: str
     app: str
     config: dict[str, str] = field(default_factory=dict)
-    app_id: str | None = None  # the app's identity across destroy/re-create, when the controller sends one
+    app_id: str | None = None  # the app's identity (uuid): a re-created app of the same name is another app
 
 
 class ControllerHooks:
@@ -76,9 +76,14 @@ class ControllerHooks:
         if status != 200:
             self._refuse("push", status, payload)
         config = {str(k): str(v) for k, v in (payload.get("config") or {}).items()}
-        app_id = payload.get("uuid") or payload.get("app_id")
-        return PushGrant(user=payload["user"], app=payload.get("app", app), config=config,
-                         app_id=str(app_id) if app_id else None)
+        return PushGrant(user=payload["user"], app=payload.get("app", app), config=config, app_id=payload.get("uuid"))
+
+    def authorize_fetch(self, key_fingerprint: str, app: str) -> PushGrant:
+        """May this key's user fetch the app's repository (its owner or an administrator)?"""
+        status, payload = self._post("fetch", {"fingerprint": key_fingerprint, "app": app})
+        if status != 200:
+            self._refuse("fetch", status, payload)
+        return PushGrant(user=payload["user"], app=payload.get("app", app), app_id=payload.get("uuid"))
 
     def register_build(self, build: dict, timeout: float = 900.0) -> dict:
         """Create the build and its release; the controller deploys it before answering."""

@@ -3,7 +3,8 @@
 Wires the parts together: the SSH server (:mod:`builder.sshd`) hands each session to
 :class:`Builder`, which checks the command and the user's right to push through the
 controller, then runs dulwich's receive-pack (:mod:`builder.git`) whose ref updates go
-through :class:`builder.push.RefUpdater` (build job, release, ref).
+through :class:`builder.push.RefUpdater` (build job, release, ref). The app's owner may also
+fetch (``git clone``) its repository: dulwich's upload-pack.
 """
 from __future__ import annotations
 
@@ -12,10 +13,11 @@ import signal
 
 from dulwich.errors import GitProtocolError, HangupException
 from dulwich.protocol import ReceivableProtocol
-from dulwich.server import Backend
+from dulwich.protocol import Protocol
+from dulwich.server import Backend, UploadPackHandler
 
 from builder.errors import CommandRefused, HookError
-from builder.git import AppRepos, BuildingReceivePackHandler, parse_git_command
+from builder.git import UPLOAD_PACK, AppRepos, BuildingReceivePackHandler, parse_git_command
 from builder.push import RefUpdater
 
 log = logging.getLogger(__name__)
@@ -55,7 +57,7 @@ class _OneRepo(Backend):
 
 
 class Builder:
-    """Serves one SSH session: a push to an app, or a clear refusal."""
+    """Serves one SSH session: a push to an app, a fetch by its owner, or a clear refusal."""
 
     def __init__(self, *, hooks, repos: AppRepos, redis, queue):
         self.hooks = hooks
@@ -67,27 +69,39 @@ class Builder:
         try:
             if identity.user is None:
                 raise CommandRefused(command, unknown_key_message(identity))
-            _, app = parse_git_command(command)
-            grant = self.hooks.authorize_push(identity.fingerprint, app)
+            verb, app = parse_git_command(command)
+            fetch = verb == UPLOAD_PACK
+            if fetch:
+                grant = self.hooks.authorize_fetch(identity.fingerprint, app)
+                repo = self.repos.open_existing(app, grant.app_id)
+                if repo is None:
+                    raise CommandRefused(command, f"nothing has been pushed to app {app!r} yet")
+            else:
+                grant = self.hooks.authorize_push(identity.fingerprint, app)
+                repo = self.repos.open(app, grant.app_id)
         except (CommandRefused, HookError) as exc:
             log.info("refused %r from %s: %s", command, identity.user or identity.offered, exc)
             self._exit(channel, 1, refusal_message(exc))
             return
-        log.info("%s pushes to %s", grant.user, app)
-        repo = self.repos.open(app, grant.app_id)
+        what = "fetch" if fetch else "push"
+        log.info("%s of %s by %s", what, app, grant.user)
         try:
-            updater = RefUpdater(redis=self.redis, queue=self.queue, hooks=self.hooks, grant=grant,
-                                 repo_path=self.repos.path(app))
-            proto = ReceivableProtocol(channel.recv, channel.sendall)
-            BuildingReceivePackHandler(_OneRepo(repo), ["/"], proto, updater, channel.settimeout).handle()
+            if fetch:
+                UploadPackHandler(_OneRepo(repo), ["/"], Protocol(channel.recv, channel.sendall)).handle()
+            else:
+                updater = RefUpdater(redis=self.redis, queue=self.queue, hooks=self.hooks, grant=grant,
+                                     repo_path=self.repos.path(app))
+                proto = ReceivableProtocol(channel.recv, channel.sendall)
+                BuildingReceivePackHandler(_OneRepo(repo), ["/"], proto, updater, channel.settimeout).handle()
         except (HangupException, GitProtocolError, EOFError, OSError) as exc:
-            log.info("push of %s by %s ended early: %s", app, grant.user, exc)
+            log.info("%s of %s by %s ended early: %s", what, app, grant.user, exc)
             self._exit(channel, 1, "")
             return
         finally:
             repo.close()
         self._exit(channel, 0, "")
-        self.repos.maintain(app)
+        if not fetch:
+            self.repos.maintain(app)
 
     @staticmethod
     def _exit(channel, status: int, stderr: str) -> None:

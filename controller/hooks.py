@@ -2,6 +2,7 @@
 
 - POST /v1/hooks/key   {"fingerprint"}          -> which user owns this key?
 - POST /v1/hooks/push  {"fingerprint", "app"}   -> may that user push to the app? (+ its config)
+- POST /v1/hooks/fetch {"fingerprint", "app"}   -> may that user fetch (git clone) the app's repository?
 - POST /v1/hooks/builds {"app", "user", "image", "sha", "kind", "procfile"} -> build + release
 """
 from __future__ import annotations
@@ -45,7 +46,18 @@ def may_push():
     if not can_use_app(user, app):
         raise Forbidden(f"user {user.username!r} may not push to app {app.name!r}")
     config = releases.latest(session(), app).config
-    return {"user": user.username, "app": app.name, "config": config.values}
+    return {"user": user.username, "app": app.name, "uuid": app.uuid, "config": config.values}
+
+
+@bp.post("/hooks/fetch")
+def may_fetch():
+    """The app's code is its owner's (and administrators'): collaborators push, but do not clone."""
+    data = body()
+    user = _user_for_key(data.get("fingerprint"))
+    app = find_app(data.get("app"))
+    if not (user.is_admin or app.owner_id == user.id):
+        raise Forbidden(f"only the owner of app {app.name!r} may fetch it from the builder")
+    return {"user": user.username, "app": app.name, "uuid": app.uuid}
 
 
 @bp.post("/hooks/builds")

@@ -87,12 +87,17 @@ class Platform:
 
     def push(self, work: Path, key: Path, app: str, refspec: str = "master", *extra: str,
              timeout: float = 300) -> PushResult:
-        known_hosts = self.workdir / "known_hosts"
+        return self._git(key, ["-C", str(work), "push", *extra, self.remote(app), refspec], timeout)
+
+    def clone(self, key: Path, app: str, dest: Path) -> PushResult:
+        return self._git(key, ["clone", "-q", self.remote(app), str(dest)], 60)
+
+    def _git(self, key: Path, args: list[str], timeout: float) -> PushResult:
+        """The real git and OpenSSH clients, with ``key`` only."""
         ssh = (f"ssh -i {key} -o IdentitiesOnly=yes -o StrictHostKeyChecking=no "
-               f"-o UserKnownHostsFile={known_hosts} -o LogLevel=ERROR")
+               f"-o UserKnownHostsFile={self.workdir / 'known_hosts'} -o LogLevel=ERROR")
         env = {**os.environ, "GIT_SSH_COMMAND": ssh, "GIT_TERMINAL_PROMPT": "0"}
-        proc = subprocess.run(["git", "-C", str(work), "push", *extra, self.remote(app), refspec],
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+        proc = subprocess.run(["git", *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
                               timeout=timeout)
         return PushResult(proc.returncode, proc.stdout)
 

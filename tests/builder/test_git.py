@@ -15,10 +15,16 @@ def test_receive_pack_commands(command, app):
     assert parse_git_command(command) == ("git-receive-pack", app)
 
 
+def test_upload_pack_is_a_fetch():
+    assert parse_git_command("git-upload-pack '/myapp.git'") == ("git-upload-pack", "myapp")
+    assert parse_git_command("git upload-pack 'myapp.git'") == ("git-upload-pack", "myapp")
+
+
 @pytest.mark.parametrize("command, message", [
     ("", "interactive shells are not available"),
     ("ls -la", "command not allowed: 'ls -la'"),
-    ("git-upload-pack 'myapp.git'", "fetching from the builder is not supported"),
+    ("git-upload-archive 'myapp.git'", "git archive --remote is not supported"),
+    ("git-upload-pack '../x.git'", "invalid app name"),
     ("git-receive-pack 'MyApp.git'", "invalid app name 'MyApp'"),
     ("git-receive-pack '../etc/passwd.git'", "invalid app name"),
     ("git-receive-pack 'a--b.git'", "invalid app name"),

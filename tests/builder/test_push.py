@@ -8,7 +8,7 @@ import pytest
 import requests
 
 from builder.registry import RegistryClient
-from tests.builder.conftest import commit
+from tests.builder.conftest import commit, git
 
 pytestmark = pytest.mark.slow
 
@@ -236,6 +236,37 @@ def test_two_concurrent_pushes_never_race(platform, owner):
                                 stdout=subprocess.PIPE, text=True).stdout.strip()
     assert platform.repo_ref(app) == winner_sha
     assert versions(platform, token, app) == [1, 2]
+
+
+def test_owner_clones_the_pushed_code_and_nobody_else_does(platform, owner):
+    _, token, key = owner
+    app = platform.create_app(token)
+    empty = platform.clone(key, app, platform.workdir / f"{app}-empty")
+    assert empty.returncode != 0 and f"nothing has been pushed to app '{app}' yet" in empty.output
+    work = procfile_app(platform)
+    assert platform.push(work, key, app).returncode == 0
+    clone = platform.workdir / f"{app}-clone"
+    result = platform.clone(key, app, clone)
+    assert result.returncode == 0, result.output + platform.logs()
+    assert git(clone, "rev-parse", "HEAD") == git(work, "rev-parse", "HEAD")
+    assert (clone / "Procfile").read_text() == "worker: sleep infinity\n"
+
+    bob, bob_token, bob_key = platform.new_user()  # a collaborator pushes, but does not clone
+    r = platform.controller.api(token).post(f"{platform.controller.url}/v1/apps/{app}/perms",
+                                            json={"username": bob}, timeout=10)
+    assert r.status_code in (200, 201), r.text
+    refused = platform.clone(bob_key, app, platform.workdir / f"{app}-bob")
+    assert refused.returncode != 0 and f"only the owner of app '{app}' may fetch it" in refused.output
+
+    # Destroyed, then re-created by bob: the old code is not his to clone, and his first push
+    # (unrelated history) needs no --force.
+    r = platform.controller.api(token).delete(f"{platform.controller.url}/v1/apps/{app}", timeout=30)
+    assert r.status_code in (200, 204), r.text
+    platform.create_app(bob_token, app)
+    again = platform.clone(bob_key, app, platform.workdir / f"{app}-bob-2")
+    assert again.returncode != 0 and f"nothing has been pushed to app '{app}' yet" in again.output
+    result = platform.push(procfile_app(platform, "sleep 600"), bob_key, app)
+    assert result.returncode == 0, result.output
 
 
 def test_push_after_destroy_is_refused(platform, owner):

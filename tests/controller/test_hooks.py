@@ -34,7 +34,7 @@ def test_hooks(shared_controller, key_line):
 
     # the secret: missing, wrong, or a user token instead of it
     for path, body in (("key", {"fingerprint": fingerprint}), ("push", {"fingerprint": fingerprint, "app": app}),
-                       ("builds", build)):
+                       ("fetch", {"fingerprint": fingerprint, "app": app}), ("builds", build)):
         assert_error(hook(ctl, path, body, secret=False), 401, "builder secret")
         assert_error(hook(ctl, path, body, secret="wrong-secret"), 401, "builder secret")
         r = api.post(f"{ctl.url}/v1/hooks/{path}", json=body)
@@ -49,11 +49,23 @@ def test_hooks(shared_controller, key_line):
 
     r = hook(ctl, "push", {"fingerprint": fingerprint, "app": app})
     assert r.status_code == 200, r.text
-    assert r.json() == {"user": pusher, "app": app, "config": {"SECRET_SAUCE": "a=b\nc"}}
+    uuid = api.get(f"{ctl.url}/v1/apps/{app}").json()["uuid"]
+    assert r.json() == {"user": pusher, "app": app, "uuid": uuid, "config": {"SECRET_SAUCE": "a=b\nc"}}
     assert_error(hook(ctl, "push", {"fingerprint": fingerprint, "app": unique("nope")}), 404)
     assert_error(hook(ctl, "push", {"fingerprint": "SHA256:nobody", "app": app}), 404)
     other_app = new_app(ctl, stranger_api)
     assert_error(hook(ctl, "push", {"fingerprint": fingerprint, "app": other_app}), 403, pusher)
+
+    # fetch (git clone): the owner (or an administrator) only; collaborators push but do not clone
+    r = hook(ctl, "fetch", {"fingerprint": fingerprint, "app": app})
+    assert r.status_code == 200 and r.json() == {"user": pusher, "app": app, "uuid": uuid}, r.text
+    assert_error(hook(ctl, "fetch", {"fingerprint": fingerprint, "app": other_app}), 403, "only the owner")
+    r = stranger_api.post(f"{ctl.url}/v1/apps/{other_app}/perms", json={"username": pusher})
+    assert r.status_code in (200, 201), r.text
+    assert hook(ctl, "push", {"fingerprint": fingerprint, "app": other_app}).status_code == 200
+    assert_error(hook(ctl, "fetch", {"fingerprint": fingerprint, "app": other_app}), 403, "only the owner")
+    assert_error(hook(ctl, "fetch", {"fingerprint": fingerprint, "app": unique("nope")}), 404)
+    assert_error(hook(ctl, "fetch", {"fingerprint": "SHA256:nobody", "app": app}), 404)
 
     r = hook(ctl, "builds", build)
     assert r.status_code == 201, r.text
