@@ -3,7 +3,7 @@ reports (:class:`Container`). Naming, labels, environment and commands are decid
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 
 from scheduler.spec import ReleaseSpec
 
@@ -146,6 +146,20 @@ def from_attrs(attrs: dict, host: str, address: str, via_bridge: bool = False) -
         address=endpoint, started_at=_time(state.get("StartedAt")), finished_at=_time(state.get("FinishedAt")),
         labels=dict(config_labels),
     )
+
+
+def from_summary(row: dict, host: str, address: str, via_bridge: bool = False) -> Container:
+    """Build a :class:`Container` from a ``docker ps`` row of a *running* container: one call lists
+    them all, where inspecting each costs a round trip (over SSH, a channel each). Such a row has no
+    start time; a container of ours is started as soon as it is created, so creation stands in."""
+    ports = [{"HostIp": p.get("IP"), "HostPort": str(p["PublicPort"])} for p in row.get("Ports") or []
+             if p.get("PrivatePort") == CONTAINER_PORT and p.get("PublicPort")]
+    created = datetime.fromtimestamp(row.get("Created", 0), timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    attrs = {"Id": row["Id"], "Name": (row.get("Names") or [""])[0], "Config": {"Labels": row.get("Labels")},
+             "State": {"Status": row.get("State"), "Running": row.get("State") == "running", "StartedAt": created},
+             "NetworkSettings": {"Ports": {f"{CONTAINER_PORT}/tcp": ports},
+                                 "Networks": (row.get("NetworkSettings") or {}).get("Networks")}}
+    return from_attrs(attrs, host, address, via_bridge)
 
 
 def _bridge_address(network: dict) -> str | None:

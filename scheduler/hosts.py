@@ -12,7 +12,7 @@ import paramiko
 import requests
 
 from scheduler.containers import (CONTAINER_PORT, LABEL_APP, LABEL_PLATFORM, Container, ContainerPlan,
-                                  from_attrs)
+                                  from_attrs, from_summary)
 from scheduler.errors import HostError
 
 log = logging.getLogger(__name__)
@@ -74,15 +74,17 @@ class Host:
         self.client.images.pull(repository, tag=tag)
 
     def containers(self, app: str | None = None) -> list[Container]:
-        """All containers (running or not) of the platform, or of one app."""
+        """All containers (running or not) of the platform, or of one app. The listing describes
+        running ones; the others are inspected for their exit code and times."""
         filters = [f"{LABEL_PLATFORM}={self.platform}"]
         if app is not None:
             filters.append(f"{LABEL_APP}={app}")
         try:
-            ids = [c["Id"] for c in self.client.api.containers(all=True, filters={"label": filters})]
+            rows = self.client.api.containers(all=True, filters={"label": filters})
         except ENGINE_ERRORS as exc:
             raise HostError(self.name, "listing containers", _explain(exc)) from exc
-        found = (self.inspect(cid) for cid in ids)
+        found = (from_summary(row, self.name, self.address, self.via_bridge) if row.get("State") == "running"
+                 else self.inspect(row["Id"]) for row in rows)
         return [c for c in found if c is not None]
 
     def inspect(self, container_id: str) -> Container | None:

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from scheduler.containers import container_name, from_attrs, plan_oneoff, plan_process
+from scheduler.containers import container_name, from_attrs, from_summary, plan_oneoff, plan_process
 from scheduler.errors import InvalidSpec
 from scheduler.spec import HealthCheck, ReleaseSpec
 
@@ -96,6 +96,21 @@ def test_from_attrs_via_bridge_reaches_the_container_itself():
     del attrs["NetworkSettings"]["Ports"]  # not a web process: no address at all
     assert from_attrs(attrs, "local", "127.0.0.1", via_bridge=True).address is None
 
+
+
+def test_from_summary_reads_a_docker_ps_row_like_inspect():
+    row = {"Id": "abc123", "Names": ["/shop_v3.web.2"], "State": "running", "Status": "Up 2 minutes",
+           "Created": 1795430000,
+           "Labels": {"deis.app": "shop", "deis.release": "3", "deis.type": "web", "deis.num": "2"},
+           "Ports": [{"IP": "10.213.9.11", "PrivatePort": 5000, "PublicPort": 32770, "Type": "tcp"}],
+           "NetworkSettings": {"Networks": {"bridge": {"IPAddress": "172.17.0.5"}}}}
+    c = from_summary(row, "h1", "10.213.9.11")
+    assert (c.name, c.app, c.version, c.type, c.key, c.host) == ("shop_v3.web.2", "shop", 3, "web", "web.2", "h1")
+    assert c.running and c.address == "10.213.9.11:32770" and c.exit_code is None
+    assert c.started_at.timestamp() == 1795430000 and c.finished_at is None
+    assert from_summary(row, "local", "127.0.0.1", via_bridge=True).address == "172.17.0.5:5000"
+    worker = from_summary({**row, "Ports": [], "Labels": {**row["Labels"], "deis.type": "worker"}}, "h1", "x")
+    assert worker.address is None and worker.type == "worker"
 
 def test_spec_round_trips_through_plain_data():
     original = spec(healthcheck={"path": "/health", "interval": 0.2}, domains=["www.shop.test"],
