@@ -76,7 +76,13 @@ cmd_up() {
             deis login "$url" --username demo --password demo-password
     fi
     [[ -f "$HOME/.ssh/id_ed25519" ]] || ssh-keygen -q -t ed25519 -N "" -f "$HOME/.ssh/id_ed25519"
-    deis keys:add "$HOME/.ssh/id_ed25519.pub" >/dev/null 2>&1 || true
+    # Add this machine's key unless it is registered already (it may have been re-created since a
+    # run before, under the same comment: name it after its fingerprint).
+    local fingerprint
+    fingerprint=$(ssh-keygen -lf "$HOME/.ssh/id_ed25519.pub" | awk '{print $2}')
+    if ! deis keys | grep -qF "$fingerprint"; then
+        deis keys:add "$HOME/.ssh/id_ed25519.pub" --id "$(hostname -s)-$(tr -dc 'A-Za-z0-9' <<<"${fingerprint#SHA256:}" | cut -c1-8)"
+    fi
 
     # The first app: a copy of examples/python-web, pushed with git like any app.
     local work="${DEIS_EXAMPLE_DIR:-$HOME/deis-example}"
@@ -90,7 +96,12 @@ cmd_up() {
     log "git push deis master (from $work)"
     GIT_SSH_COMMAND="ssh -o StrictHostKeyChecking=accept-new" git -C "$work" push deis master
     log "the first app answers through the router:"
-    curl -sS --max-time 10 -H "Host: hello.$domain" "http://127.0.0.1:$router_port/"
+    # (after a reboot, the reconcile loop may need a few seconds to bring the app's containers back)
+    local tries=0
+    until curl -fsS --max-time 10 -H "Host: hello.$domain" "http://127.0.0.1:$router_port/"; do
+        (( ++tries < 30 )) || { log "hello does not answer; see deis ps and deis logs in $work"; return 1; }
+        sleep 1
+    done
     log "the platform is up; try:"
     echo "    export PATH=$VENV/bin:\$PATH"
     echo "    cd $work && deis config:set GREETING=hi && deis scale web=2 && deis ps && deis releases && deis logs"

@@ -6,7 +6,7 @@ import os
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import create_engine, event, inspect, literal, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -68,8 +68,34 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
 
 
 def init_schema(engine: Engine) -> None:
-    """Create missing tables (the schema is additive so far; new tables appear on start)."""
+    """Create missing tables, and add the columns a newer version brought to existing ones.
+
+    The schema only grows: a new column is nullable or has a constant default, which rows written
+    by an older version get. (Callers hold a lock, so two processes never migrate at once.)
+    """
     Base.metadata.create_all(engine)
+    existing = inspect(engine)
+    with engine.begin() as conn:
+        for table in Base.metadata.sorted_tables:
+            present = {column["name"] for column in existing.get_columns(table.name)}
+            for column in table.columns:
+                if column.name not in present:
+                    conn.execute(text(add_column_sql(engine.dialect, table.name, column)))
+
+
+def add_column_sql(dialect, table: str, column) -> str:
+    """``ALTER TABLE ... ADD COLUMN`` for a column added to a model after its table was created."""
+    sql = f'ALTER TABLE "{table}" ADD COLUMN "{column.name}" {column.type.compile(dialect=dialect)}'
+    default = column.default.arg if column.default is not None and column.default.is_scalar else None
+    if default is not None:
+        value = literal(default, column.type).compile(dialect=dialect, compile_kwargs={"literal_binds": True})
+        sql += f" DEFAULT {value}"
+    if not column.nullable:
+        if default is None:
+            raise RuntimeError(f"cannot add {table}.{column.name} to an existing database: "
+                               "a new column must be nullable or have a constant default")
+        sql += " NOT NULL"
+    return sql
 
 
 def begin_write(session: Session) -> None:

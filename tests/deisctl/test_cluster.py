@@ -55,8 +55,9 @@ def test_cluster_up_reaches_each_engine_over_ssh_and_down_removes_everything(tmp
     from deisctl.settings import load
 
     home = tmp_path / "home"
+    # No controller answers on this free port: a platform the user runs here is never touched.
     env = {**os.environ, "DEIS_HOME": str(home), "DEIS_CLUSTER_SUBNET": "10.213.9.0/24",
-           "DEIS_REGISTRY_PORT": str(free_port())}
+           "DEIS_REGISTRY_PORT": str(free_port()), "DEIS_CONTROLLER_PORT": str(free_port())}
     registry = start_registry(load(env))
     image = tiny_image(docker_client, tmp_path, f"127.0.0.1:{env['DEIS_REGISTRY_PORT']}/tiny-{os.getpid()}:1")
     for line in docker_client.api.push(image, stream=True, decode=True):
