@@ -1,12 +1,10 @@
 """Git over the builder's SSH channel: command parsing, app repositories, receive-pack.
 
-(Fetching, for an app's owner, is dulwich's upload-pack as it is.)
-
 dulwich's receive-pack handler speaks the protocol over ``read``/``write`` callables; the
 subclass here changes what happens to the pack and after it: the pack streams into
 ``git index-pack`` (:mod:`builder.packs`), and each pushed ref goes to an ``update`` callback
 (build, release, then move the ref) instead of being written directly, so a ref moves only
-when its build succeeded.
+when its build succeeded. (A fetch, by the app's owner, is dulwich's upload-pack as it is.)
 """
 from __future__ import annotations
 

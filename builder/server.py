@@ -12,8 +12,7 @@ import logging
 import signal
 
 from dulwich.errors import GitProtocolError, HangupException
-from dulwich.protocol import ReceivableProtocol
-from dulwich.protocol import Protocol
+from dulwich.protocol import Protocol, ReceivableProtocol
 from dulwich.server import Backend, UploadPackHandler
 
 from builder.errors import CommandRefused, HookError

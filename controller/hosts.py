@@ -163,12 +163,21 @@ def list_hosts():
     return {"count": len(results), "results": results}
 
 
+def _converge(app, lines: list[str]) -> str | None:
+    """Converge ``app`` onto the hosts as they are now (placement, zero-downtime cutover); its
+    deploy log goes to ``lines``; return why it failed, or None."""
+    from controller import deploys
+
+    result = deploys.scale(app) or {"ok": True, "log": []}
+    lines.extend(result.get("log", []))
+    return None if result.get("ok") else result.get("detail")
+
+
 @bp.post("/hosts/rebalance")
 def rebalance():
     """Converge every app: processes stacked on some hosts while another host has room (one was just
     added, or came back) move there, each with the usual zero-downtime cutover."""
     _require_operator()
-    from controller import deploys
     from controller.models import App, Release
 
     db = session()
@@ -177,10 +186,9 @@ def rebalance():
     db.commit()  # the apps' own locks are taken by each converge; hold no write lock meanwhile
     lines, failed = [], []
     for app in apps:
-        result = deploys.scale(app) or {"ok": True, "log": []}
-        lines.extend(result.get("log", []))
-        if not result.get("ok"):
-            failed.append(f"{app.name}: {result.get('detail')}")
+        error = _converge(app, lines)
+        if error:
+            failed.append(f"{app.name}: {error}")
     return {"apps": [a.name for a in apps], "failed": failed, "log": lines}
 
 
@@ -190,7 +198,6 @@ def remove_host(name):
     converged (new containers elsewhere, health-checked, router switched, old ones stopped), and the
     host is removed once nothing of the platform runs on it."""
     _require_operator()
-    from controller import deploys
     from controller.access import find_app
     from controller.desired import forget_hosts
     from scheduler.scheduler import platform_id
@@ -205,11 +212,9 @@ def remove_host(name):
     platform, files = platform_id(settings().home), _ssh_files()
     lines = []
     for app_name in sorted(probe(host, platform, *files).get("apps", [])):
-        result = deploys.scale(find_app(app_name)) or {"ok": True, "log": []}
-        lines.extend(result.get("log", []))
-        if not result.get("ok"):
-            raise Conflict(f"draining {name} stopped at {app_name}: {result.get('detail')}; "
-                           "the host stays registered (draining)")
+        error = _converge(find_app(app_name), lines)
+        if error:
+            raise Conflict(f"draining {name} stopped at {app_name}: {error}; the host stays registered (draining)")
     state = probe(host, platform, *files)
     if state["containers"]:
         raise Conflict(f"host {name} still runs {state['containers']} container(s) of the platform after "
