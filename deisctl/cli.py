@@ -43,6 +43,17 @@ def _ensure_stack(s: Settings) -> None:
         click.echo(f"{'stack':<12} {s.stack_image} ready")
 
 
+def _firewall(s: Settings, remove: bool = False) -> None:
+    """App containers may reach this machine's router port, nothing else of it (scheduler.firewall)."""
+    from scheduler.errors import SchedulerError
+    from scheduler.firewall import install
+
+    try:
+        install([s.router_port], s.cluster_subnet, remove=remove)
+    except SchedulerError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 def _ensure_swarm(s: Settings) -> None:
     """The swarm manager must be part of a swarm; a lone engine becomes a single-node swarm."""
     import docker
@@ -73,6 +84,9 @@ def up():
         _ensure_stack(s)
     if s.scheduler == "swarm":
         _ensure_swarm(s)
+    if s.scheduler != "off":
+        _firewall(s)
+        click.echo(f"{'firewall':<12} app containers reach only the router port {s.router_port} of this machine")
     for c in COMPONENTS:
         if not c.enabled(s):
             continue
@@ -102,6 +116,11 @@ def down():
     for c in reversed(COMPONENTS):
         stopped = processes.stop_pidfile(c.pidfile(s))
         click.echo(f"{c.name:<12} {'stopped' if stopped else 'not running'}")
+    if s.scheduler != "off":
+        try:
+            _firewall(s, remove=True)  # this platform's router port; the rest protects other platforms too
+        except click.ClickException as exc:
+            click.echo(f"{'firewall':<12} not changed: {exc.message}", err=True)
 
 
 @cli.command()
@@ -147,7 +166,7 @@ def cluster_up(count):
     s = load()
     subnet = os.environ.get("DEIS_CLUSTER_SUBNET", namespace_cluster.DEFAULT_SUBNET)
     try:
-        hosts = namespace_cluster.up(s.home, count, s.registry_port, subnet)
+        hosts = namespace_cluster.up(s.home, count, s.registry_port, subnet, router_port=s.router_port)
     except namespace_cluster.ClusterError as exc:
         raise click.ClickException(str(exc)) from None
     for host in hosts:

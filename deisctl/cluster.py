@@ -83,8 +83,10 @@ def _link_exists(name: str, netns: str | None = None) -> bool:
     return _ip(*prefix, "link", "show", name, check=False).returncode == 0
 
 
-def up(home: Path, count: int, registry_port: int, subnet: str = DEFAULT_SUBNET) -> list[ClusterHost]:
-    """Create (or complete) the cluster; idempotent. Returns its hosts."""
+def up(home: Path, count: int, registry_port: int, subnet: str = DEFAULT_SUBNET,
+       router_port: int = 80) -> list[ClusterHost]:
+    """Create (or complete) the cluster; idempotent. Returns its hosts. Their app containers may reach
+    the platform's private network (``subnet``) only at ``router_port``."""
     bridge, bridge_cidr, hosts = plan(home, count, subnet)
     registry = f"{bridge_cidr.split('/')[0]}:{registry_port}"
     if not _link_exists(bridge):
@@ -107,7 +109,7 @@ def up(home: Path, count: int, registry_port: int, subnet: str = DEFAULT_SUBNET)
             _ip("-n", host.netns, "link", "set", "eth0", "up")
             _ip("-n", host.netns, "link", "set", "lo", "up")
             _ip("-n", host.netns, "route", "add", "default", "via", gateway)
-        _provision(host, key, registry)
+        _provision(host, key, registry, router_port, subnet)
     _pin_host_keys(home, hosts)
     return hosts
 
@@ -122,10 +124,10 @@ def _forward_registry(home: Path, gateway: str, port: int) -> None:
           Path(home) / "logs" / "cluster-registry-forward.log", pidfile)
 
 
-def _provision(host: ClusterHost, key: Path, registry: str) -> None:
+def _provision(host: ClusterHost, key: Path, registry: str, router_port: int, subnet: str) -> None:
     argv = ["nsenter", f"--net=/run/netns/{host.netns}", "bash", str(PROVISION), "--name", host.name,
             "--state", host.state, "--run", host.run, "--address", host.address, "--bip", HOST_BIP, "--registry", registry,
-            "--authorized-key", f"{key}.pub"]
+            "--authorized-key", f"{key}.pub", "--router-ports", str(router_port), "--platform-net", subnet]
     result = subprocess.run(argv, capture_output=True, text=True, timeout=120)
     if result.returncode != 0:
         raise ClusterError(f"provisioning {host.name} failed: {result.stderr.strip() or result.stdout.strip()}")

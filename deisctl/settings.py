@@ -25,6 +25,13 @@ Every component reads its settings through :func:`load`, so two platforms with d
 | DEIS_CLUSTER_SUBNET | 10.213.0.0/24 | private subnet of ``deisctl cluster up``'s namespace hosts |
 | DEIS_SWARM_ADVERTISE_ADDR | 127.0.0.1 | address a lone swarm manager is initialised with by ``deisctl up`` |
 | DEIS_SWARM_HOST | (the local engine) | Docker URL of the swarm manager (``unix://...``, ``tcp://...``) when ``DEIS_SCHEDULER=swarm`` |
+| DEIS_DEFAULT_MEMORY | 512m | memory limit of a process without one of its own (``deis limits:set``); ``off``: none |
+| DEIS_PIDS_LIMIT | 1024 | most processes and threads one app container may run |
+| DEIS_LOG_MAX_SIZE | 10m | an app container's json log file is rotated at this size ... |
+| DEIS_LOG_MAX_FILES | 3 | ... keeping this many files |
+| DEIS_APP_NETWORKS | 10.224.0.0/12 | address pool of the per-app Docker networks (one subnet per app and host); must not overlap DEIS_CLUSTER_SUBNET, the hosts' bridge (10.214.0.0/24) or the machine's own networks |
+| DEIS_APP_SUBNET_PREFIX | 24 | prefix length of each app's subnet (24: 253 containers of one app per host, 4096 apps) |
+| DEIS_PUBLISHED_PORTS | 20000-29999 | host ports web containers are published on (outside the kernel's ephemeral range) |
 """
 from __future__ import annotations
 
@@ -52,6 +59,14 @@ class Settings:
     swarm_host: str | None = None
     local_host: bool = True
     local_upstreams: str = "bridge"
+    default_memory: str | None = "512m"
+    pids_limit: int = 1024
+    log_max_size: str = "10m"
+    log_max_files: int = 3
+    app_networks: str = "10.224.0.0/12"
+    app_subnet_prefix: int = 24
+    published_ports: tuple[int, int] = (20000, 29999)
+    cluster_subnet: str = "10.213.0.0/24"
 
     @property
     def registry(self) -> str:
@@ -96,7 +111,23 @@ def load(env: dict | None = None) -> Settings:
         swarm_host=env.get("DEIS_SWARM_HOST") or None,
         local_host=_choice(env, "DEIS_LOCAL_HOST", "on", ("on", "off")) == "on",
         local_upstreams=_choice(env, "DEIS_LOCAL_UPSTREAMS", "bridge", ("bridge", "published")),
+        default_memory=None if env.get("DEIS_DEFAULT_MEMORY") == "off" else env.get("DEIS_DEFAULT_MEMORY") or "512m",
+        pids_limit=_int(env, "DEIS_PIDS_LIMIT", 1024),
+        log_max_size=env.get("DEIS_LOG_MAX_SIZE") or "10m",
+        log_max_files=_int(env, "DEIS_LOG_MAX_FILES", 3),
+        app_networks=env.get("DEIS_APP_NETWORKS") or "10.224.0.0/12",
+        app_subnet_prefix=_int(env, "DEIS_APP_SUBNET_PREFIX", 24),
+        published_ports=_port_range(env, "DEIS_PUBLISHED_PORTS", "20000-29999"),
+        cluster_subnet=env.get("DEIS_CLUSTER_SUBNET") or "10.213.0.0/24",
     )
+
+
+def _port_range(env: dict, name: str, default: str) -> tuple[int, int]:
+    raw = env.get(name) or default
+    low, _, high = raw.partition("-")
+    if not (low.isdigit() and high.isdigit() and 1024 <= int(low) <= int(high) <= 65535):
+        raise ValueError(f"{name} must be a port range such as {default}, got {raw!r}")
+    return int(low), int(high)
 
 
 def _choice(env: dict, name: str, default: str, choices: tuple[str, ...]) -> str:

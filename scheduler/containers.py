@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from scheduler.spec import ReleaseSpec
+from scheduler.errors import InvalidSpec
+from scheduler.spec import MEMORY, ReleaseSpec, memory_bytes
 
 CONTAINER_PORT = 5000
 LABEL_PLATFORM = "deis.platform"
@@ -14,6 +15,44 @@ LABEL_RELEASE = "deis.release"
 LABEL_TYPE = "deis.type"
 LABEL_NUM = "deis.num"
 ONEOFF_TYPE = "run"
+# What an ordinary app may still do as root (Dockerfile apps; a buildpack app runs as a user and has
+# none): own and chmod its files, switch users, signal its processes, bind ports below 1024. Not raw
+# sockets (NET_RAW: spoofing, ARP), mknod, chroot, setting file capabilities or writing the audit log.
+CAPABILITIES = ("CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "NET_BIND_SERVICE", "SETGID", "SETUID")
+
+
+@dataclass(frozen=True)
+class Hardening:
+    """What every app container gets whatever the app asks for (settings ``DEIS_DEFAULT_MEMORY``,
+    ``DEIS_PIDS_LIMIT``, ``DEIS_LOG_MAX_SIZE``, ``DEIS_LOG_MAX_FILES``): no new privileges, only
+    :data:`CAPABILITIES`, a pids limit, rotated logs, and ``memory`` for processes without a limit."""
+
+    memory: str | None = "512m"
+    pids: int = 1024
+    log_max_size: str = "10m"
+    log_max_files: int = 3
+    capabilities: tuple[str, ...] = CAPABILITIES
+
+    def __post_init__(self):
+        if self.memory is not None and (not MEMORY.fullmatch(self.memory) or memory_bytes(self.memory) < 6 << 20):
+            raise InvalidSpec("default memory limit", self.memory, "expected a size of at least 6m, such as 512m")
+        if not 16 <= self.pids <= 1 << 22:
+            raise InvalidSpec("pids limit", self.pids, "expected a number from 16 to 4194304")
+        if not MEMORY.fullmatch(self.log_max_size) or not 1 <= self.log_max_files <= 100:
+            raise InvalidSpec("log rotation", f"{self.log_max_size} x {self.log_max_files}",
+                              "expected a size such as 10m and 1 to 100 files")
+
+    @classmethod
+    def from_settings(cls, settings) -> "Hardening":
+        return cls(settings.default_memory, settings.pids_limit, settings.log_max_size, settings.log_max_files)
+
+    @property
+    def log_options(self) -> dict[str, str]:
+        """Options of the json-file log driver (what ``deis logs`` reads)."""
+        return {"max-size": self.log_max_size.lower(), "max-file": str(self.log_max_files)}
+
+
+DEFAULT_HARDENING = Hardening()
 
 
 @dataclass(frozen=True)
@@ -32,6 +71,7 @@ class ContainerPlan:
     memory: str | None = None
     nano_cpus: int | None = None
     publish: bool = False
+    hardening: Hardening = DEFAULT_HARDENING
 
 
 @dataclass(frozen=True)
@@ -97,29 +137,36 @@ def labels(platform: str, app: str, version: int, ptype: str, num: int | str) ->
             LABEL_NUM: str(num)}
 
 
-def plan_process(spec: ReleaseSpec, ptype: str, num: int, platform: str, name: str | None = None) -> ContainerPlan:
+def memory_limit(spec: ReleaseSpec, ptype: str, hardening: Hardening = DEFAULT_HARDENING) -> str | None:
+    """The memory limit a process gets: its own (``deis limits:set``), else the platform's default.
+    Placement reserves the same amount."""
+    return spec.limits.get(ptype, {}).get("memory") or hardening.memory
+
+
+def plan_process(spec: ReleaseSpec, ptype: str, num: int, platform: str, name: str | None = None,
+                 hardening: Hardening = DEFAULT_HARDENING) -> ContainerPlan:
     """The container of process ``ptype.num`` of ``spec`` (``name`` overrides the canonical name)."""
-    limit = spec.limits.get(ptype, {})
-    cpu = limit.get("cpu")
+    cpu = spec.limits.get(ptype, {}).get("cpu")
     return ContainerPlan(
         name=name or container_name(spec.app, spec.version, ptype, num),
         app=spec.app, version=spec.version, type=ptype, num=num, image=spec.image,
         command=process_command(spec, ptype), env=process_env(spec),
         labels=labels(platform, spec.app, spec.version, ptype, num),
-        memory=limit.get("memory"), nano_cpus=int(cpu * 1e9) if cpu else None,
-        publish=ptype == spec.web_type,
+        memory=memory_limit(spec, ptype, hardening), nano_cpus=int(cpu * 1e9) if cpu else None,
+        publish=ptype == spec.web_type, hardening=hardening,
     )
 
 
-def plan_oneoff(spec: ReleaseSpec, command: str, platform: str, suffix: str) -> ContainerPlan:
-    limit = spec.limits.get(ONEOFF_TYPE, {})
-    cpu = limit.get("cpu")
+def plan_oneoff(spec: ReleaseSpec, command: str, platform: str, suffix: str,
+                hardening: Hardening = DEFAULT_HARDENING) -> ContainerPlan:
+    cpu = spec.limits.get(ONEOFF_TYPE, {}).get("cpu")
     return ContainerPlan(
         name=container_name(spec.app, spec.version, ONEOFF_TYPE, suffix),
         app=spec.app, version=spec.version, type=ONEOFF_TYPE, num=0, image=spec.image,
         command=oneoff_command(spec, command), env=process_env(spec),
         labels=labels(platform, spec.app, spec.version, ONEOFF_TYPE, 0),
-        memory=limit.get("memory"), nano_cpus=int(cpu * 1e9) if cpu else None,
+        memory=memory_limit(spec, ONEOFF_TYPE, hardening), nano_cpus=int(cpu * 1e9) if cpu else None,
+        hardening=hardening,
     )
 
 

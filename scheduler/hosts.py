@@ -7,66 +7,121 @@ changes how a :class:`Host` is built, not the code that uses it. Docker errors a
 from __future__ import annotations
 
 import logging
+import random
+from typing import Collection
+
 import docker.errors
+import docker.types
 import paramiko
 import requests
 
 from scheduler.containers import (CONTAINER_PORT, LABEL_APP, LABEL_PLATFORM, Container, ContainerPlan,
                                   from_attrs, from_summary)
 from scheduler.errors import HostError
+from scheduler.networks import AddressPool, AppNetworks
 
 log = logging.getLogger(__name__)
 
 # What a call to an engine can raise: the SDK's errors, HTTP errors, and (remote hosts) SSH and socket errors.
 ENGINE_ERRORS = (docker.errors.DockerException, requests.RequestException, paramiko.SSHException, OSError)
+PUBLISHED_PORTS = (20000, 29999)  # DEIS_PUBLISHED_PORTS
+PORT_ATTEMPTS = 8  # host ports tried when the engine says the one picked is taken
+PORT_TAKEN = ("port is already allocated", "address already in use")
 
 
 class Host:
     """Containers of one platform (``platform`` label) on one Docker Engine."""
 
     def __init__(self, name: str, client, address: str = "127.0.0.1", platform: str = "deis",
-                 via_bridge: bool = False):
-        """Web ports are published on ``address``. ``via_bridge``: the engine runs on this machine,
-        so the router and health checks reach its web containers at their bridge address instead,
-        one proxy hop (the engine's userland port proxy) shorter."""
+                 via_bridge: bool = False, *, networks: AddressPool = AddressPool(),
+                 ports: tuple[int, int] = PUBLISHED_PORTS):
+        """Web ports are published on ``address``, at a port of the ``ports`` range. ``via_bridge``: the
+        engine runs on this machine, so the router and health checks reach its web containers at their
+        bridge address instead, one proxy hop (the engine's userland port proxy) shorter. Each app's
+        containers join the app's own network, its subnet taken from ``networks``."""
         self.name = name
         self.client = client
         self.address = address
         self.platform = platform
         self.via_bridge = via_bridge
+        self.networks = AppNetworks(client, platform, networks, name)
+        self.ports = ports
 
     def __repr__(self) -> str:
         return f"Host({self.name!r}, address={self.address!r})"
 
-    def run(self, plan: ContainerPlan) -> Container:
-        """Create and start a container: never privileged, no mounts, no restart policy, and an init
-        process as PID 1 so the app gets SIGTERM on stop."""
+    def run(self, plan: ContainerPlan, avoid_ports: Collection[int] = ()) -> Container:
+        """Create and start a container: hardened (``plan.hardening``: no new privileges, few
+        capabilities, pids and memory limits, rotated logs), never privileged, no mounts, no restart
+        policy, an init process as PID 1 so the app gets SIGTERM on stop, on the app's own network.
+        A web container is published at a host port of the platform's range that is not in
+        ``avoid_ports`` (ports the router may still send to another container)."""
+        avoid, attempts = set(avoid_ports), 0
+        while True:
+            attempts += 1
+            port = self._free_port(avoid) if plan.publish else None
+            container = self._create(plan, port)
+            try:
+                container.start()
+                break
+            except ENGINE_ERRORS as exc:
+                # A created but unstartable container (e.g. bad command) would block its name.
+                self.remove(container.id)
+                if port is None or attempts >= PORT_ATTEMPTS or not any(t in _explain(exc) for t in PORT_TAKEN):
+                    raise HostError(self.name, f"starting {plan.name}", _explain(exc)) from exc
+                avoid.add(port)  # taken by something the router does not know about: try another
+        return self.inspect(container.id) or from_attrs(container.attrs, self.name, self.address, self.via_bridge)
+
+    def _free_port(self, avoid: Collection[int]) -> int:
+        low, high = self.ports
+        for _ in range(64):
+            port = random.randint(low, high)
+            if port not in avoid:
+                return port
+        free = sorted(set(range(low, high + 1)) - set(avoid))
+        if not free:
+            raise HostError(self.name, "publishing a web port", f"every port of {low}-{high} is in use")
+        return random.choice(free)
+
+    def _create(self, plan: ContainerPlan, port: int | None):
+        hardening = plan.hardening
         kwargs = {}
-        if plan.publish:
-            kwargs["ports"] = {f"{CONTAINER_PORT}/tcp": (self.address, None)}
+        if port is not None:
+            kwargs["ports"] = {f"{CONTAINER_PORT}/tcp": (self.address, port)}
         if plan.memory:
             kwargs["mem_limit"] = plan.memory
             kwargs["memswap_limit"] = plan.memory
         if plan.nano_cpus:
             kwargs["nano_cpus"] = plan.nano_cpus
-        create = lambda: self.client.containers.create(  # noqa: E731
-            plan.image, plan.command, name=plan.name, environment=plan.env, labels=plan.labels,
-            privileged=False, init=True, restart_policy={"Name": "no"}, **kwargs)
+
+        def create():
+            network = self.networks.ensure(plan.app)
+            return self.client.containers.create(
+                plan.image, plan.command, name=plan.name, environment=plan.env, labels=plan.labels,
+                privileged=False, init=True, restart_policy={"Name": "no"}, network=network,
+                security_opt=["no-new-privileges"], cap_drop=["ALL"], cap_add=list(hardening.capabilities),
+                pids_limit=hardening.pids,
+                log_config=docker.types.LogConfig(type="json-file", config=hardening.log_options), **kwargs)
         try:
             try:
-                container = create()
+                return create()
             except docker.errors.ImageNotFound:
                 self.pull(plan.image)  # a remote host fetches the release from the platform's registry
-                container = create()
+                return create()
+            except docker.errors.NotFound as exc:
+                if "network" not in _explain(exc):
+                    raise
+                self.networks.forget(plan.app)  # removed behind our back (the app was destroyed meanwhile)
+                return create()
         except ENGINE_ERRORS as exc:
             raise HostError(self.name, f"creating {plan.name}", _explain(exc)) from exc
+
+    def remove_network(self, app: str) -> None:
+        """Remove the app's network (after its containers)."""
         try:
-            container.start()
+            self.networks.remove(app)
         except ENGINE_ERRORS as exc:
-            # A created but unstartable container (e.g. bad command) would block its name.
-            self.remove(container.id)
-            raise HostError(self.name, f"starting {plan.name}", _explain(exc)) from exc
-        return self.inspect(container.id) or from_attrs(container.attrs, self.name, self.address, self.via_bridge)
+            raise HostError(self.name, f"removing the network of {app}", _explain(exc)) from exc
 
     def pull(self, image: str) -> None:
         repository, _, tag = image.rpartition(":") if ":" in image.rsplit("/", 1)[-1] else (image, "", "latest")

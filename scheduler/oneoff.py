@@ -8,7 +8,7 @@ import threading
 import uuid
 from typing import Callable, Sequence
 
-from scheduler.containers import plan_oneoff
+from scheduler.containers import DEFAULT_HARDENING, Hardening, plan_oneoff
 from scheduler.errors import InvalidSpec
 from scheduler.hosts import Host
 from scheduler.spec import ReleaseSpec
@@ -27,13 +27,13 @@ def command_text(command: str | Sequence[str]) -> str:
 
 
 def run_oneoff(host: Host, spec: ReleaseSpec, command: str | Sequence[str], output: Callable[[bytes], None],
-               timeout: float | None = None) -> int:
+               timeout: float | None = None, hardening: Hardening = DEFAULT_HARDENING) -> int:
     """Run ``command`` in a new container of ``spec`` on ``host``; return its exit code.
 
     ``output`` receives raw stdout/stderr chunks as they come. After ``timeout`` seconds the
-    container is killed and the exit code is 124.
+    container is killed and the exit code is 124. It runs hardened like the app's processes.
     """
-    plan = plan_oneoff(spec, command_text(command), host.platform, uuid.uuid4().hex[:8])
+    plan = plan_oneoff(spec, command_text(command), host.platform, uuid.uuid4().hex[:8], hardening)
     container = host.run(plan)
     timed_out = threading.Event()
     timer = None

@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
-from scheduler.hosts import Host
+from scheduler.hosts import PUBLISHED_PORTS, Host
+from scheduler.networks import AddressPool
 from scheduler.spread import HostInfo
 
 log = logging.getLogger(__name__)
@@ -43,8 +44,11 @@ class HostRecord:
 class HostPool:
     def __init__(self, records: Callable[[], Sequence[HostRecord]], connect: Callable[[HostRecord], object],
                  platform: str, state_dir: Path | str, *, down_after: float = 5.0, probe_timeout: float = 4.0,
-                 local_via_bridge: bool = False):
+                 local_via_bridge: bool = False, networks: AddressPool = AddressPool(),
+                 ports: tuple[int, int] = PUBLISHED_PORTS):
         self.records = records
+        self.networks = networks  # see Host: app subnets and published ports, the same on every host
+        self.ports = ports
         self.local_via_bridge = local_via_bridge  # see Host: for this machine's engine (url None) only
         self.connect = connect  # record -> docker client
         self.platform = platform
@@ -65,7 +69,8 @@ class HostPool:
                 if known is None or known[0] != record:
                     via_bridge = self.local_via_bridge and record.url is None
                     self._hosts[record.name] = (record, Host(record.name, _Lazy(self.connect, record),
-                                                             record.address, self.platform, via_bridge))
+                                                             record.address, self.platform, via_bridge,
+                                                             networks=self.networks, ports=self.ports))
             for name in set(self._hosts) - {r.name for r in records}:
                 del self._hosts[name]
             return {name: host for name, (_, host) in self._hosts.items()}

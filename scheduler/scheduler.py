@@ -17,10 +17,12 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
 from scheduler import logs as app_logs
-from scheduler.containers import ONEOFF_TYPE, Container, container_name, plan_process
+from scheduler.containers import (DEFAULT_HARDENING, ONEOFF_TYPE, Container, Hardening, container_name,
+                                  memory_limit, plan_process)
 from scheduler.errors import DeployError, HostError, InvalidSpec, SchedulerError, Superseded
 from scheduler.health import Unhealthy, wait_healthy
 from scheduler.hosts import Host
+from scheduler.networks import AddressPool
 from scheduler.oneoff import run_oneoff
 from scheduler.placement import Slot, converge, place
 from scheduler.pool import HostPool
@@ -64,8 +66,9 @@ class Scheduler:
 
     def __init__(self, hosts: Sequence[Host] | HostPool, router, state_dir: Path | str, domain: str, *,
                  health_timeout: float = 30.0, drain_seconds: float = 2.0, stop_timeout: float = 10.0,
-                 max_parallel: int = 16):
-        """``hosts``: a fixed list, or a :class:`HostPool` (registered hosts that come and go, with health)."""
+                 max_parallel: int = 16, hardening: Hardening = DEFAULT_HARDENING):
+        """``hosts``: a fixed list, or a :class:`HostPool` (registered hosts that come and go, with health).
+        ``hardening``: what every container gets (default memory limit, pids limit, log rotation)."""
         self.pool = hosts if isinstance(hosts, HostPool) else None
         if self.pool is None and not hosts:
             raise SchedulerError("a scheduler needs at least one host")
@@ -77,6 +80,7 @@ class Scheduler:
         self.drain_seconds = drain_seconds
         self.stop_timeout = stop_timeout
         self.max_parallel = max_parallel
+        self.hardening = hardening
 
     @classmethod
     def from_settings(cls, settings, docker_client, router=None, host_records=None, **kwargs) -> "Scheduler":
@@ -87,11 +91,13 @@ class Scheduler:
         platform = platform_id(settings.home)
         state_dir = Path(settings.home) / "scheduler"
         via_bridge = settings.local_upstreams == "bridge"
+        networks, ports = AddressPool.from_settings(settings), settings.published_ports
         if host_records is None:
-            hosts = [Host("local", docker_client, "127.0.0.1", platform, via_bridge)]
+            hosts = [Host("local", docker_client, "127.0.0.1", platform, via_bridge, networks=networks, ports=ports)]
         else:
             hosts = HostPool(host_records, connector(settings, docker_client), platform, state_dir,
-                             local_via_bridge=via_bridge)
+                             local_via_bridge=via_bridge, networks=networks, ports=ports)
+        kwargs.setdefault("hardening", Hardening.from_settings(settings))
         return cls(hosts, router or Router.from_settings(settings), state_dir, settings.domain, **kwargs)
 
     @property
@@ -108,7 +114,8 @@ class Scheduler:
 
     def slots_for(self, spec: ReleaseSpec, current: Iterable[Container]) -> list[Slot]:
         """Where each process of ``spec`` should run, given its containers that run now."""
-        memory = {t: memory_bytes(limit["memory"]) for t, limit in spec.limits.items() if limit.get("memory")}
+        limits = {t: memory_limit(spec, t, self.hardening) for t in spec.desired_scale()}
+        memory = {t: memory_bytes(limit) for t, limit in limits.items() if limit}
         return place(spec.desired_scale(), self.placement_hosts(), current, memory=memory, tags=spec.tags)
 
     def placement_hosts(self) -> list:
@@ -184,13 +191,19 @@ class Scheduler:
             return self.converge(spec, progress, restart=match)
 
     def destroy(self, app: str, progress: Progress | None = None) -> list[str]:
-        """Remove every container and the route of ``app``; return the removed container names."""
+        """Remove every container, the networks and the route of ``app``; return the removed container
+        names. A host that is down keeps the app's network (an empty one, of this app only)."""
         progress = progress or _ignore
         with self.state.app_lock(app):
             if self.router is not None:
                 self.router.remove_app(app)
             containers = self.containers(app)
             self.remove(containers)
+            hosts = list(self.live_hosts().values())
+            for host, result in zip(hosts, self._parallel(lambda h: h.remove_network(app), hosts,
+                                                          return_exceptions=True)):
+                if isinstance(result, BaseException):
+                    log.warning("%s: the network of %s stays: %s", host.name, app, result)
             self.state.forget(app)
         for c in containers:
             progress(f"removed {c.name}")
@@ -200,7 +213,7 @@ class Scheduler:
             timeout: float | None = None) -> int:
         """``deis run``: run ``command`` in a one-off container of ``spec``; return its exit code."""
         host = next(iter(self.hosts.values()))
-        return run_oneoff(host, spec, command, output, timeout)
+        return run_oneoff(host, spec, command, output, timeout, self.hardening)
 
     def events(self, app: str, lines: int | None = 100) -> list[str]:
         """The scheduler's own events of ``app`` (crashes, restarts), formatted like log lines."""
@@ -283,10 +296,13 @@ class Scheduler:
         """
         platform = next(iter(self.hosts.values())).platform
         hostname = self.hostnames(spec)[0]
+        routed = self.routed_ports()
 
         def start_one(item: tuple[Slot, str | None]) -> Container:
             slot, name = item
-            container = self.hosts[slot.host].run(plan_process(spec, slot.type, slot.num, platform, name))
+            host = self.hosts[slot.host]
+            container = host.run(plan_process(spec, slot.type, slot.num, platform, name, self.hardening),
+                                 avoid_ports=routed.get(host.address, ()))
             progress(f"started {container.name} on {slot.host}")
             if slot.type == spec.web_type:
                 seconds = wait_healthy(lambda: container.address, hostname, spec.healthcheck, self.health_timeout,
@@ -313,6 +329,16 @@ class Scheduler:
         reason = error.reason if isinstance(error, Unhealthy) else str(error)
         progress(f"{spec.app} v{spec.version} failed: {slot.key}: {reason}")
         raise DeployError(spec.app, spec.version, f"{slot.type}.{slot.num}: {reason}", logs)
+
+    def routed_ports(self) -> dict[str, set[int]]:
+        """Ports in the router's routes, by address: never given to a new container, for the router may
+        still send an app's requests there (its container just died)."""
+        ports: dict[str, set[int]] = {}
+        for route in self.router.routes() if self.router is not None else ():
+            for upstream in route.upstreams:
+                address, _, port = upstream.rpartition(":")
+                ports.setdefault(address, set()).add(int(port))
+        return ports
 
     def remove(self, containers: Iterable[Container]) -> None:
         """Remove containers at once (SIGKILL), in parallel."""

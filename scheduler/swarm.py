@@ -22,8 +22,8 @@ from typing import Callable, Iterator, Sequence
 import docker.errors
 import requests
 
-from scheduler.containers import CONTAINER_PORT, LABEL_APP, LABEL_PLATFORM, LABEL_RELEASE, LABEL_TYPE, \
-    container_name, plan_process
+from scheduler.containers import CONTAINER_PORT, DEFAULT_HARDENING, LABEL_APP, LABEL_PLATFORM, LABEL_RELEASE, \
+    LABEL_TYPE, Hardening, container_name, plan_process
 from scheduler.errors import DeployError, HostError, InvalidSpec, SchedulerError, Superseded
 from scheduler.hosts import Host
 from scheduler.oneoff import run_oneoff
@@ -56,9 +56,16 @@ def health_test(spec: ReleaseSpec, host_header: str) -> list[str]:
     return ["CMD", "python3", "-c", code]
 
 
-def service_spec(spec: ReleaseSpec, ptype: str, platform: str, domain: str, drain_seconds: float) -> dict:
-    """Keyword arguments of ``client.services.create`` for one process type of ``spec`` (pure)."""
-    plan = plan_process(spec, ptype, 1, platform)
+def service_spec(spec: ReleaseSpec, ptype: str, platform: str, domain: str, drain_seconds: float,
+                 hardening: Hardening = DEFAULT_HARDENING) -> dict:
+    """Keyword arguments of ``client.services.create`` for one process type of ``spec`` (pure).
+
+    Tasks are hardened like the local scheduler's containers, as far as a 20.10 engine's services
+    allow: capabilities, memory, pids and log rotation, but no no-new-privileges (API 1.46)."""
+    plan = plan_process(spec, ptype, 1, platform, hardening=hardening)
+    resources = docker.types.Resources(mem_limit=memory_bytes(plan.memory) if plan.memory else None,
+                                       cpu_limit=plan.nano_cpus)
+    resources.setdefault("Limits", {})["Pids"] = hardening.pids
     labels = {k: v for k, v in plan.labels.items() if k != "deis.num"}
     kwargs = {
         "image": plan.image, "name": service_name(spec.app, ptype), "args": plan.command,
@@ -70,9 +77,9 @@ def service_spec(spec: ReleaseSpec, ptype: str, platform: str, domain: str, drai
                                                    order="start-first", failure_action="rollback",
                                                    monitor=int(2 * SECOND)),
         "rollback_config": docker.types.RollbackConfig(parallelism=1, order="start-first"),
-        "resources": docker.types.Resources(
-            mem_limit=memory_bytes(plan.memory) if plan.memory else None,
-            cpu_limit=plan.nano_cpus),
+        "resources": resources,
+        "cap_drop": ["ALL"], "cap_add": list(hardening.capabilities),
+        "log_driver": "json-file", "log_driver_options": hardening.log_options,
     }
     if plan.publish:
         check = spec.healthcheck
@@ -90,7 +97,8 @@ class SwarmScheduler:
     """Runs releases as swarm services on the manager ``client`` talks to."""
 
     def __init__(self, client, router, state_dir: Path | str, domain: str, platform: str, *,
-                 deploy_timeout: float = 180.0, drain_seconds: float = 2.0, poll: float = 0.25):
+                 deploy_timeout: float = 180.0, drain_seconds: float = 2.0, poll: float = 0.25,
+                 hardening: Hardening = DEFAULT_HARDENING):
         self.client = client
         self.router = router
         self.state = SchedulerState(state_dir)
@@ -99,12 +107,14 @@ class SwarmScheduler:
         self.deploy_timeout = deploy_timeout
         self.drain_seconds = drain_seconds
         self.poll = poll
+        self.hardening = hardening
         self.manager = Host("swarm", client, "127.0.0.1", platform=platform)  # for one-off containers
 
     @classmethod
     def from_settings(cls, settings, client, router=None, **kwargs) -> "SwarmScheduler":
         from router import Router
 
+        kwargs.setdefault("hardening", Hardening.from_settings(settings))
         return cls(client, router or Router.from_settings(settings), Path(settings.home) / "scheduler",
                    settings.domain, platform_id(settings.home), **kwargs)
 
@@ -150,7 +160,7 @@ class SwarmScheduler:
         wanted = {t for t, n in spec.scale.items() if n > 0} | set(services)
         changed = []
         for ptype in sorted(wanted):
-            kwargs = service_spec(spec, ptype, self.platform, self.domain, self.drain_seconds)
+            kwargs = service_spec(spec, ptype, self.platform, self.domain, self.drain_seconds, self.hardening)
             replicas = spec.scale.get(ptype, 0)
             try:
                 if ptype in services:
@@ -315,7 +325,7 @@ class SwarmScheduler:
     def run(self, spec: ReleaseSpec, command: str | Sequence[str], output: Callable[[bytes], None],
             timeout: float | None = None) -> int:
         """One-off processes are plain containers on the manager (Swarm has no one-off tasks)."""
-        return run_oneoff(self.manager, spec, command, output, timeout)
+        return run_oneoff(self.manager, spec, command, output, timeout, self.hardening)
 
 
 def _same_template(task_spec: dict, template: dict) -> bool:

@@ -3,6 +3,7 @@
 # The same script sets up a Vagrant VM and a network-namespace host of `deisctl cluster up`.
 #
 #   provision.sh --name NAME --state DIR --run DIR --address ADDR --bip CIDR --registry HOST:PORT --authorized-key FILE
+#                [--router-ports PORT[,PORT...] --platform-net CIDR]
 #
 # It writes the engine's and sshd's configuration under --state (sockets and pid files under the
 # short --run directory: unix socket paths are limited to about 100 bytes), then starts `dockerd` (own data
@@ -11,12 +12,13 @@
 # reaches it with the docker SDK's ssh:// transport. Images are pulled from the platform's private
 # registry under the same name as on the platform's machine (127.0.0.1:PORT/app:sha): socat
 # forwards this host's loopback port to --registry (the platform's private address), and engines
-# trust registries on loopback without TLS.
+# trust registries on loopback without TLS. Last, firewall.sh (next to this script) closes the host to
+# its app containers: from them, only the router ports on the platform's private network (--platform-net).
 set -euo pipefail
 
-usage() { echo "usage: $0 --name NAME --state DIR --run DIR --address ADDR --bip CIDR --registry HOST:PORT --authorized-key FILE [--install]" >&2; exit 2; }
+usage() { echo "usage: $0 --name NAME --state DIR --run DIR --address ADDR --bip CIDR --registry HOST:PORT --authorized-key FILE [--router-ports PORTS] [--platform-net CIDR] [--install]" >&2; exit 2; }
 
-NAME="" STATE="" RUN="" ADDRESS="" BIP="" REGISTRY="" AUTHORIZED_KEY="" INSTALL=0
+NAME="" STATE="" RUN="" ADDRESS="" BIP="" REGISTRY="" AUTHORIZED_KEY="" INSTALL=0 ROUTER_PORTS=80 PLATFORM_NET=10.213.0.0/24
 while (($#)); do
     case "$1" in
         --name) NAME="$2"; shift 2 ;;
@@ -26,6 +28,8 @@ while (($#)); do
         --bip) BIP="$2"; shift 2 ;;
         --registry) REGISTRY="$2"; shift 2 ;;
         --authorized-key) AUTHORIZED_KEY="$2"; shift 2 ;;
+        --router-ports) ROUTER_PORTS="$2"; shift 2 ;;
+        --platform-net) PLATFORM_NET="$2"; shift 2 ;;
         --install) INSTALL=1; shift ;;
         *) usage ;;
     esac
@@ -36,7 +40,7 @@ done
 if ((INSTALL)); then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
-    apt-get install -y -qq --no-install-recommends docker.io openssh-server iproute2 socat >/dev/null
+    apt-get install -y -qq --no-install-recommends docker.io openssh-server iproute2 socat iptables >/dev/null
 fi
 
 mkdir -p "$STATE"/{docker,ssh,logs} "$RUN/exec"
@@ -94,4 +98,5 @@ if ! running "$RUN/registry-forward.pid"; then
         >"$STATE/logs/registry-forward.log" 2>&1 &
     echo $! >"$RUN/registry-forward.pid"
 fi
-echo "$NAME: docker engine at unix://$SOCKET, sshd on $ADDRESS:22"
+bash "$(dirname "$(readlink -f "$0")")/firewall.sh" --router-ports "$ROUTER_PORTS" --platform-net "$PLATFORM_NET"
+echo "$NAME: docker engine at unix://$SOCKET, sshd on $ADDRESS:22, app containers firewalled"

@@ -34,13 +34,15 @@ def router(tmp_path):
 
 @pytest.fixture
 def platform(docker_client):
-    """A platform label unique to the test; every container carrying it is removed afterwards."""
+    """A platform label unique to the test; every container and network carrying it is removed afterwards."""
     label = f"deis-test-{secrets.token_hex(4)}"
     try:
         yield label
     finally:
         for container in docker_client.containers.list(all=True, filters={"label": f"deis.platform={label}"}):
             container.remove(force=True)
+        for network in docker_client.networks.list(filters={"label": f"deis.platform={label}"}):
+            network.remove()
 
 
 @pytest.fixture

@@ -8,7 +8,8 @@ import time
 import pytest
 
 from scheduler import DeployError, InvalidSpec, ReleaseSpec, Superseded
-from scheduler.containers import plan_process
+from scheduler.containers import CAPABILITIES, plan_process
+from scheduler.networks import network_name
 from scheduler.reconcile import reconcile_once
 from tests.scheduler.conftest import Load, get
 
@@ -16,6 +17,11 @@ pytestmark = pytest.mark.slow
 
 # Container names are global to the engine: a run killed half-way must not break the next one.
 APP = f"shop{secrets.token_hex(3)}"
+
+
+# Linux capability numbers (linux/capability.h) of the ones apps keep.
+CAP_BITS = {"CHOWN": 0, "DAC_OVERRIDE": 1, "FOWNER": 3, "FSETID": 4, "KILL": 5, "SETGID": 6, "SETUID": 7,
+            "NET_BIND_SERVICE": 10}
 
 
 def release(image, version, app=APP, scale=None, **config):
@@ -61,8 +67,23 @@ def test_container_settings_limits_and_health_check_host(scheduler, router, echo
     env = dict(item.split("=", 1) for item in web["Config"]["Env"])
     assert env["PORT"] == "5000" and env["DEIS_APP"] == APP and env["DEIS_RELEASE"] == "v3" and env["MSG"] == "hi"
     assert web["NetworkSettings"]["Ports"]["5000/tcp"][0]["HostIp"] == "127.0.0.1"
+    assert 20000 <= int(web["NetworkSettings"]["Ports"]["5000/tcp"][0]["HostPort"]) <= 29999
     worker = docker_client.api.inspect_container(f"{APP}_v3.worker.1")
-    assert worker["HostConfig"]["Memory"] == 0 and not worker["NetworkSettings"]["Ports"]
+    # No limit of its own: the platform's default, which placement reserves too.
+    assert worker["HostConfig"]["Memory"] == 512 * 1024 ** 2 and not worker["NetworkSettings"]["Ports"]
+    for container in (web, worker):
+        config = container["HostConfig"]
+        assert config["SecurityOpt"] == ["no-new-privileges"]
+        assert config["CapDrop"] == ["ALL"] and "NET_RAW" not in config["CapAdd"]
+        assert sorted(config["CapAdd"]) == sorted(CAPABILITIES)
+        assert config["PidsLimit"] == 1024 and config["MemorySwap"] == config["Memory"]
+        assert config["LogConfig"] == {"Type": "json-file", "Config": {"max-size": "10m", "max-file": "3"}}
+        assert list(container["NetworkSettings"]["Networks"]) == [network_name(scheduler.hosts["local"].platform, APP)]
+    # Inside, the kernel agrees: no capability beyond the allowed ones, and no way to gain any.
+    status = docker_client.containers.get(worker["Id"]).exec_run(["cat", "/proc/1/status"]).output.decode()
+    fields = dict(line.split(":\t", 1) for line in status.splitlines() if ":\t" in line)
+    assert int(fields["CapBnd"], 16) == sum(1 << CAP_BITS[c] for c in CAPABILITIES)
+    assert fields["NoNewPrivs"].strip() == "1"
     with pytest.raises(DeployError) as info:
         scheduler.deploy(ReleaseSpec(**{**spec.__dict__, "version": 4, "config": {"HEALTH_HOST": "other.test"}}))
     assert "answered 421, expected 200" in str(info.value)

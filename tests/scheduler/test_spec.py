@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from scheduler.containers import container_name, from_attrs, from_summary, plan_oneoff, plan_process
+from scheduler.containers import Hardening, container_name, from_attrs, from_summary, plan_oneoff, plan_process
 from scheduler.errors import InvalidSpec
 from scheduler.spec import HealthCheck, ReleaseSpec
 
@@ -28,7 +28,9 @@ def test_buildpack_process_plan():
     assert plan.memory == "256m" and plan.nano_cpus == 500_000_000
     assert plan.publish
     worker = plan_process(spec(), "worker", 1, "deis-test")
-    assert not worker.publish and worker.memory is None and worker.nano_cpus is None
+    assert not worker.publish and worker.memory == "512m" and worker.nano_cpus is None  # the platform's default
+    assert plan_process(spec(), "worker", 1, "deis-test", hardening=Hardening(memory=None)).memory is None
+    assert plan_process(spec(), "web", 1, "deis-test", hardening=Hardening(memory="1g")).memory == "256m"
 
 
 def test_dockerfile_commands():
@@ -118,3 +120,10 @@ def test_spec_round_trips_through_plain_data():
     data = original.as_dict()
     assert data["healthcheck"]["path"] == "/health" and data["domains"] == ["www.shop.test"]
     assert ReleaseSpec.from_dict(json.loads(json.dumps(data))) == original
+
+
+def test_hardening_is_validated():
+    for bad in ({"memory": "lots"}, {"memory": "1m"}, {"pids": 0}, {"log_max_size": "big"}, {"log_max_files": 0}):
+        with pytest.raises(InvalidSpec):
+            Hardening(**bad)
+    assert Hardening().log_options == {"max-size": "10m", "max-file": "3"}
