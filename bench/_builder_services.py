@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
+from deisctl import redis_server  # noqa: E402
 from deisctl.processes import free_port, port_answers, spawn, stop_pid, wait_for  # noqa: E402
 from deisctl.settings import load  # noqa: E402
 from tests.builder.conftest import Platform, remove_images  # noqa: E402
@@ -45,8 +47,10 @@ def builder_platform(workdir: Path, docker_client):
         redis_port = free_port()
         redis_dir = workdir / "redis"
         redis_dir.mkdir(parents=True)
-        redis = spawn([shutil.which("redis-server"), "--port", str(redis_port), "--bind", "127.0.0.1",
-                       "--save", "", "--appendonly", "no", "--dir", str(redis_dir)], redis_dir / "redis.log")
+        redis_password = secrets.token_urlsafe(32)
+        config = redis_server.write_config(redis_dir / "redis.conf", redis_port, redis_password, persistent=False)
+        redis = spawn(redis_server.argv(shutil.which("redis-server")), redis_dir / "redis.log", cwd=redis_dir,
+                      stdin=config)
         procs.append(redis)
         wait_for(lambda: port_answers(redis_port), 10, "redis-server", process=redis)
 
@@ -60,7 +64,7 @@ def builder_platform(workdir: Path, docker_client):
         env = {
             **os.environ, **controller.env,
             "DEIS_HOME": str(home),
-            "DEIS_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
+            "DEIS_REDIS_URL": f"redis://:{redis_password}@127.0.0.1:{redis_port}/0",
             "DEIS_BUILDER_PORT": str(builder_port),
             "DEIS_REGISTRY_PORT": str(free_port()),
             "DEIS_CONTROLLER_URL": controller.url,

@@ -3,19 +3,20 @@
 The shipped buildpacks live in ``builder/buildpacks/<name>/bin/{detect,compile,release}`` and
 are tried in :data:`DETECT_ORDER` (most specific first: a Python app with an ``index.html`` is
 still a Python app; the Procfile-only buildpack catches what is left). ``BUILDPACK_URL``
-replaces them with one custom buildpack fetched with ``git clone`` (``file://`` works; a
-``#ref`` suffix selects a branch or tag, as on Heroku).
+replaces them with one custom buildpack, cloned by the build container itself (``runner/build
+--fetch``), never on the host: only network URLs (:mod:`deisctl.buildpack_url`), with an optional
+``#ref`` selecting a branch or tag, as on Heroku.
 """
 from __future__ import annotations
 
 import io
 import logging
 import re
-import subprocess
 import tarfile
 from pathlib import Path
 
 from builder.errors import BuildFailed
+from deisctl import buildpack_url
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +24,7 @@ SHIPPED_DIR = Path(__file__).resolve().parent / "buildpacks"
 RUNNER_DIR = Path(__file__).resolve().parent / "runner"
 DETECT_ORDER = ("python", "static", "procfile")
 CONTAINER_DIR = "/tmp/buildpacks"
+CUSTOM_DIR = f"{CONTAINER_DIR}/custom"  # where the build container clones BUILDPACK_URL
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -36,29 +38,16 @@ def shipped_buildpacks(root: Path = SHIPPED_DIR) -> dict[str, Path]:
     return {path.name: path for path in sorted(root.iterdir()) if (path / "bin" / "detect").exists()}
 
 
-def split_buildpack_url(url: str) -> tuple[str, str | None]:
-    """``https://host/repo.git#v1`` -> (``https://host/repo.git``, ``v1``)."""
-    base, sep, ref = url.partition("#")
-    if not base:
-        raise BuildFailed(f"BUILDPACK_URL {url!r} is empty before '#'")
-    return base, (ref or None) if sep else None
-
-
-def fetch_buildpack(url: str, dest: Path, emit) -> Path:
-    """Clone the custom buildpack at ``url`` into ``dest``."""
-    base, ref = split_buildpack_url(url)
-    argv = ["git", "clone", "--quiet", "--depth", "1"]
-    if ref:
-        argv += ["--branch", ref]
-    argv += ["--", base, str(dest)]
-    emit(f"-----> Fetching custom buildpack {url}")
-    result = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env={"GIT_TERMINAL_PROMPT": "0", "PATH": "/usr/bin:/bin"}, timeout=300)
-    if result.returncode != 0:
-        raise BuildFailed(f"could not fetch BUILDPACK_URL {url}: {result.stdout.strip()}")
-    if not (dest / "bin" / "detect").is_file() or not (dest / "bin" / "compile").is_file():
-        raise BuildFailed(f"BUILDPACK_URL {url} is not a buildpack (it needs bin/detect and bin/compile)")
-    return dest
+def build_command(container_paths: list[str], custom_url: str | None = None) -> list[str]:
+    """The build container's command: try the buildpacks at ``container_paths``, or clone
+    ``custom_url`` (BUILDPACK_URL, checked here again: the config may predate the rule) and use it."""
+    if custom_url is None:
+        return ["/runner/build", *container_paths]
+    try:
+        url, ref = buildpack_url.parse(custom_url)
+    except ValueError as exc:
+        raise BuildFailed(str(exc)) from None
+    return ["/runner/build", "--fetch", url, ref or "", CUSTOM_DIR]
 
 
 def _add_tree(tar: tarfile.TarFile, source: Path, arcname: str, executable_dirs: tuple[str, ...] = ("bin",)):

@@ -14,6 +14,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from rq.serializers import JSONSerializer
+
 from builder import buildpacks, dockerfile, images, slug
 from builder.buildlog import BuildLog, log_key
 from builder.errors import BuilderError
@@ -24,6 +26,7 @@ log = logging.getLogger(__name__)
 
 QUEUE = "builds"
 JOB_TIMEOUT = 1800
+SERIALIZER = JSONSerializer  # never pickle: the worker loads what anyone with Redis access enqueued
 
 
 @dataclass(frozen=True)
@@ -94,7 +97,7 @@ def build(request: dict, *, settings, redis, docker_client, registry, emit,
             defaults = {"cmd": cmd}
         else:
             if plan.buildpack_url:
-                chosen = {"custom": buildpacks.fetch_buildpack(plan.buildpack_url, tmp / "buildpack", emit)}
+                chosen = {}  # the build container fetches it (never the host)
             else:
                 shipped = buildpacks.shipped_buildpacks()
                 chosen = {name: shipped[name] for name in buildpacks.detect_order(list(shipped))}
@@ -103,7 +106,7 @@ def build(request: dict, *, settings, redis, docker_client, registry, emit,
                 docker_client, stack_image=settings.stack_image,
                 source_tar=archive(repo_path, sha, tmp / "source.tar", prefix="app/"),
                 buildpacks=chosen, config=config, cache_dir=settings.home / "cache" / app,
-                slug_path=slug_path, emit=emit, discard=discard)
+                slug_path=slug_path, emit=emit, discard=discard, custom_url=plan.buildpack_url)
             emit(f"-----> Compiled slug size is {slug_path.stat().st_size / 1e6:.1f} MB")
             slug.slug_image(docker_client, stack_image=settings.stack_image, slug_path=slug_path,
                             repository=repository, tag=sha, discard=discard)
@@ -158,7 +161,14 @@ def run_build(request: dict) -> dict:
         docker_client.close()
 
 
+def build_queue(connection):
+    """The builds queue on ``connection``, with the worker's serializer (see :mod:`builder.worker`)."""
+    from rq import Queue
+
+    return Queue(QUEUE, connection=connection, serializer=SERIALIZER)
+
+
 def enqueue_build(queue, request: dict):
-    """Put a build on the queue (``rq.Queue`` passed in)."""
+    """Put a build on the queue (from :func:`build_queue`)."""
     return queue.enqueue(run_build, request, job_timeout=JOB_TIMEOUT, result_ttl=3600, failure_ttl=86400,
                          description=f"build {request['app']} {request['sha'][:7]}")

@@ -115,10 +115,9 @@ class Builder:
 def main() -> None:
     import requests
     from redis import Redis
-    from rq import Queue
 
     from builder.hooks import ControllerHooks
-    from builder.jobs import QUEUE
+    from builder.jobs import build_queue
     from builder.sshd import SSHServer, load_or_create_host_key
     from deisctl.settings import load
 
@@ -130,7 +129,7 @@ def main() -> None:
     redis = Redis.from_url(settings.redis_url)
     hooks = ControllerHooks(requests.Session(), settings.controller_url, settings.builder_secret)
     builder = Builder(hooks=hooks, repos=AppRepos(settings.home / "repos"), redis=redis,
-                      queue=Queue(QUEUE, connection=redis))
+                      queue=build_queue(redis))
     host_key = load_or_create_host_key(settings.home / "builder" / "ssh_host_ed25519_key")
     server = SSHServer(host_key, hooks.user_for_key, builder.handle_session, "0.0.0.0", settings.builder_port)
     server.bind()

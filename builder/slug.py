@@ -14,7 +14,7 @@ import tarfile
 from pathlib import Path
 
 from builder.buildlog import iter_lines
-from builder.buildpacks import build_tools_tar, runner_init_tar
+from builder.buildpacks import build_command, build_tools_tar, runner_init_tar
 from builder.errors import BuildFailed, BuilderError
 from builder.procfile import parse_release_yaml
 
@@ -26,6 +26,8 @@ EXIT_MESSAGES = {
     3: "no buildpack detected this app",
     4: "the buildpack's compile step failed",
     5: "the buildpack's release step failed",
+    6: "could not fetch the custom buildpack (BUILDPACK_URL)",
+    7: "BUILDPACK_URL is not a buildpack (it needs bin/detect and bin/compile)",
 }
 
 
@@ -55,22 +57,24 @@ def _append_tar(dest: Path, data: bytes) -> None:
 
 def compile_slug(docker_client, *, stack_image: str, source_tar: Path, buildpacks: dict[str, Path],
                  config: dict[str, str], cache_dir: Path, slug_path: Path, emit,
-                 discard=remove_container) -> dict[str, str]:
+                 discard=remove_container, custom_url: str | None = None) -> dict[str, str]:
     """Run detect/compile/release on the source; write the slug to ``slug_path``.
 
     ``source_tar`` holds the app under ``app/``; the runner, buildpacks and ENV_DIR are added
     to it, so one upload fills the container. Returns the buildpack's default process types.
+    ``custom_url`` (BUILDPACK_URL) replaces ``buildpacks``: the container clones it first.
     ``discard(container)`` disposes of the build container (the job removes it after the
     user has their result: removal takes a noticeable part of a second).
     """
     import docker.errors
 
     tools, container_paths = build_tools_tar(buildpacks, config)
+    command = build_command(container_paths, custom_url)
     _append_tar(source_tar, tools)
     cache_dir.mkdir(parents=True, exist_ok=True)
     try:
         container = docker_client.containers.create(
-            stack_image, command=["/runner/build", *container_paths], working_dir="/app",
+            stack_image, command=command, working_dir="/app",
             volumes={str(cache_dir): {"bind": "/tmp/cache", "mode": "rw"}},
             environment={"STACK": stack_image, "HOME": "/app"}, labels={"deis.role": "build"},
         )

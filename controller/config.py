@@ -7,6 +7,7 @@ from controller import deploys, releases, scheduling, validation
 from controller.access import app_for_user, body, current_user, session
 from controller.errors import BadRequest
 from controller.models import Config
+from deisctl import buildpack_url
 
 bp = Blueprint("config", __name__)
 
@@ -29,6 +30,11 @@ def validate_changes(values) -> dict:
         validation.config_key(key)
         if value is not None:
             validation.config_value(key, value)
+    if values.get("BUILDPACK_URL"):  # empty: the shipped buildpacks, as when unset
+        try:
+            buildpack_url.parse(values["BUILDPACK_URL"])
+        except ValueError as exc:
+            raise BadRequest(str(exc)) from None
     return values
 
 

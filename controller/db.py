@@ -19,11 +19,26 @@ WRITE = {"deis_write": True}
 
 def make_engine(url: str, lock_path: Path | None = None) -> Engine:
     if url.startswith("sqlite"):
+        database = url.partition(":///")[2]
+        if database and database != ":memory:":
+            private_database_files(Path(database))
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
-        _sqlite_transactions(engine, lock_path or Path(url.partition(":///")[2] + ".write-lock"))
+        _sqlite_transactions(engine, lock_path or Path(database + ".write-lock"))
     else:
         engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
     return engine
+
+
+def private_database_files(database: Path) -> None:
+    """The SQLite file readable by the platform only (0600), whoever's umask made it: SQLite gives
+    the ``-wal`` and ``-shm`` files it creates the database file's mode; existing ones are set too."""
+    database.parent.mkdir(parents=True, exist_ok=True)
+    os.close(os.open(database, os.O_WRONLY | os.O_CREAT, 0o600))
+    for path in (database, *(database.with_name(database.name + suffix) for suffix in ("-wal", "-shm", ".write-lock"))):
+        try:
+            os.chmod(path, 0o600)
+        except FileNotFoundError:
+            pass
 
 
 def _sqlite_transactions(engine: Engine, lock_path: Path) -> None:

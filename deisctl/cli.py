@@ -54,6 +54,21 @@ def _firewall(s: Settings, remove: bool = False) -> None:
         raise click.ClickException(str(exc)) from None
 
 
+def _accounts() -> None:
+    """The system accounts of the processes that need no root (created once), or why there are none."""
+    import getpass
+
+    try:
+        accounts = [processes.system_user(name) for name in (processes.PLATFORM_USER, processes.ROUTER_USER)]
+    except processes.ProcessError as exc:
+        raise click.ClickException(str(exc)) from None
+    if None in accounts:
+        click.echo(f"{'users':<12} not running as root: every process runs as {getpass.getuser()}")
+    else:
+        click.echo(f"{'users':<12} redis runs as {processes.PLATFORM_USER}, "
+                   f"router workers as {processes.ROUTER_USER}")
+
+
 def _ensure_swarm(s: Settings) -> None:
     """The swarm manager must be part of a swarm; a lone engine becomes a single-node swarm."""
     import docker
@@ -78,8 +93,10 @@ def cli():
 def up():
     """Start every component that is not running (idempotent); build the stack image if missing."""
     s = load()
+    processes.private_dir(s.home)  # state readable by the platform only
     for d in ("logs", "run"):
         (s.home / d).mkdir(parents=True, exist_ok=True)
+    _accounts()
     if s.scheduler != "off":
         _ensure_stack(s)
     if s.scheduler == "swarm":
@@ -98,7 +115,10 @@ def up():
         try:
             if c.prepare:
                 c.prepare(s)
-            proc = processes.spawn(c.argv(s), logfile, c.pidfile(s), env=_env(s))
+            user = processes.system_user(c.user) if c.user else None
+            workdir = processes.private_dir(c.workdir(s), user) if c.workdir else None
+            proc = processes.spawn(c.argv(s), logfile, c.pidfile(s), env=_env(s), cwd=workdir, user=user,
+                                   umask=processes.PRIVATE_UMASK, stdin=c.stdin(s) if c.stdin else None)
             processes.wait_for(lambda: c.answers(s), c.ready_timeout, c.name, process=proc)
         except Exception as exc:  # noqa: BLE001 - any failure: say which component and where its log is
             c.pidfile(s).unlink(missing_ok=True)

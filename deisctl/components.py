@@ -2,17 +2,22 @@
 
 Each component is a long-running process that ``deisctl`` starts with an argument list, keeps a
 pid file for and stops by that pid. ``prepare`` writes what the process needs before it starts
-(the registry's and the router's configuration files).
+(the registry's and the router's configuration files). A component with a ``user`` runs as that
+system account when ``deisctl`` runs as root, started in its own directory (``workdir``, 0700,
+owned by the account), since it cannot traverse the platform home (0700, root's); what it must
+read but not own (a configuration with a secret) it gets on ``stdin``.
 """
 from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import requests
 
-from deisctl.processes import pid_alive, port_answers, read_pid
+from deisctl import redis_server
+from deisctl.processes import PLATFORM_USER, pid_alive, port_answers, read_pid
 from deisctl.settings import Settings
 
 
@@ -24,6 +29,9 @@ class Component:
     prepare: Callable[[Settings], None] | None = None
     ready_timeout: float = 30
     enabled: Callable[[Settings], bool] = lambda s: True
+    user: str | None = None  # system account to run as (when deisctl is root)
+    workdir: Callable[[Settings], Path] | None = None  # where it starts
+    stdin: Callable[[Settings], Path] | None = None  # a file it reads on stdin (opened by deisctl)
 
     def pidfile(self, s: Settings):
         return s.home / "run" / f"{self.name}.pid"
@@ -59,11 +67,12 @@ def _worker_answers(s: Settings) -> bool:
         return False
 
 
-def _redis_argv(s: Settings) -> list[str]:
-    data = s.home / "redis"
-    data.mkdir(parents=True, exist_ok=True)
-    return ["redis-server", "--port", str(s.redis_port), "--bind", "127.0.0.1", "--dir", str(data),
-            "--appendonly", "yes", "--save", ""]
+def _redis_config(s: Settings) -> Path:
+    return s.home / "redis.conf"  # outside Redis's own directory: its password, for root alone
+
+
+def _redis_prepare(s: Settings) -> None:
+    redis_server.write_config(_redis_config(s), s.redis_port, s.redis_password)
 
 
 def _registry_prepare(s: Settings) -> None:
@@ -93,7 +102,8 @@ def _controller_answers(s: Settings) -> bool:
 
 
 COMPONENTS: list[Component] = [
-    Component("redis", _redis_argv, _port("redis_port")),
+    Component("redis", lambda s: redis_server.argv(), _port("redis_port"), prepare=_redis_prepare,
+              user=PLATFORM_USER, workdir=lambda s: s.home / "redis", stdin=_redis_config),
     Component("registry", _registry_argv, _port("registry_port"), prepare=_registry_prepare),
     Component("router", _python("router"), _port("router_port")),
     Component("controller", _controller_argv, _controller_answers),

@@ -5,12 +5,22 @@ the same way: argument lists (never shell strings), logs to a file, stopped by P
 """
 from __future__ import annotations
 
+import logging
 import os
+import pwd
 import signal
 import socket
 import subprocess
 import time
 from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+# System accounts of the platform's processes that need no root: Redis (and the registry) run as
+# PLATFORM_USER, the router's nginx workers as ROUTER_USER, so neither can reach the other's files.
+PLATFORM_USER = "deis"
+ROUTER_USER = "deis-router"
+PRIVATE_UMASK = 0o077  # files the platform's processes create are theirs alone
 
 
 class ProcessError(Exception):
@@ -66,12 +76,21 @@ def read_pid(pidfile: Path) -> int | None:
 
 
 def spawn(argv: list[str], logfile: Path, pidfile: Path | None = None, env: dict | None = None,
-          cwd: Path | None = None) -> subprocess.Popen:
-    """Start ``argv`` detached in its own session, output appended to ``logfile``."""
-    logfile.parent.mkdir(parents=True, exist_ok=True)
-    with open(logfile, "ab") as log:
-        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                env=env, cwd=cwd, start_new_session=True)
+          cwd: Path | None = None, user: pwd.struct_passwd | None = None, umask: int = -1,
+          stdin: Path | None = None) -> subprocess.Popen:
+    """Start ``argv`` detached in its own session, output appended to ``logfile`` (created 0600).
+
+    ``user``: run as this account (no supplementary groups); the process enters ``cwd`` before it
+    drops root, so its own directory may sit in a home only root can traverse. ``umask``: the
+    process's umask (-1: inherited). ``stdin``: a file opened here (by the caller's account) for the
+    process to read, e.g. a configuration holding a secret that the process's account cannot open.
+    """
+    logfile.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(logfile, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    with os.fdopen(fd, "ab") as output, open(stdin or os.devnull, "rb") as source:
+        account = {} if user is None else {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
+        proc = subprocess.Popen(argv, stdout=output, stderr=subprocess.STDOUT, stdin=source,
+                                env=env, cwd=cwd, start_new_session=True, umask=umask, **account)
     if pidfile is not None:
         pidfile.parent.mkdir(parents=True, exist_ok=True)
         pidfile.write_text(f"{proc.pid}\n")
@@ -108,3 +127,34 @@ def stop_pidfile(pidfile: Path, timeout: float = 10.0) -> bool:
         stop_pid(pid, timeout)
     pidfile.unlink(missing_ok=True)
     return pid is not None
+
+
+def system_user(name: str) -> pwd.struct_passwd | None:
+    """The system account ``name`` (no login, no home), created when missing; None when this process
+    is not root, and so cannot switch users: then every process runs as the invoking user."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        return pwd.getpwnam(name)
+    except KeyError:
+        pass
+    result = subprocess.run(["useradd", "--system", "--user-group", "--no-create-home", "--home-dir",
+                             "/nonexistent", "--shell", "/usr/sbin/nologin", "--comment", "Deis platform", name],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        account = pwd.getpwnam(name)  # also when a concurrent useradd won the race
+    except KeyError:
+        raise ProcessError(f"could not create the system user {name}: {result.stdout.strip()}") from None
+    log.info("created the system user %s (uid %d)", name, account.pw_uid)
+    return account
+
+
+def private_dir(path: Path, owner: pwd.struct_passwd | None = None) -> Path:
+    """``path`` as a directory only its owner (``owner``, or the caller) may enter: mode 0700, owned
+    with everything in it by ``owner`` when given (a service's data from before it ran as that user)."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(path, 0o700)
+    if owner is not None:
+        for item in (path, *path.rglob("*")):
+            os.chown(item, owner.pw_uid, owner.pw_gid, follow_symlinks=False)
+    return path

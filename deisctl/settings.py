@@ -8,7 +8,7 @@ Every component reads its settings through :func:`load`, so two platforms with d
 | DEIS_HOME | ~/.deis-platform | state directory (database, repos, logs, pid files, keys) |
 | DEIS_DATABASE_URL | sqlite:///$DEIS_HOME/controller.db | any SQLAlchemy URL (PostgreSQL works) |
 | DEIS_REDIS_PORT | 6379 | port of the Redis that ``deisctl up`` starts |
-| DEIS_REDIS_URL | redis://127.0.0.1:$DEIS_REDIS_PORT/0 | Redis for build jobs |
+| DEIS_REDIS_URL | redis://:PASSWORD@127.0.0.1:$DEIS_REDIS_PORT/0 | Redis for build jobs; by default the platform's own, with the password generated once into $DEIS_HOME/redis-secret |
 | DEIS_CONTROLLER_PORT | 8000 | controller REST API |
 | DEIS_BUILDER_PORT | 2222 | builder SSH server |
 | DEIS_ROUTER_PORT | 80 | nginx router |
@@ -39,6 +39,7 @@ import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ class Settings:
     home: Path
     database_url: str
     redis_port: int
-    redis_url: str
+    redis_url_override: str | None  # DEIS_REDIS_URL; None: the platform's own Redis
     controller_port: int
     builder_port: int
     router_port: int
@@ -80,6 +81,18 @@ class Settings:
             return env
         return read_or_create_secret(self.home / "builder-secret")
 
+    @property
+    def redis_password(self) -> str:
+        """The password of the platform's own Redis (``requirepass``), generated on first use."""
+        return read_or_create_secret(self.home / "redis-secret")
+
+    @property
+    def redis_url(self) -> str:
+        """``DEIS_REDIS_URL``, or the platform's own Redis on loopback, with its password."""
+        if self.redis_url_override:
+            return self.redis_url_override
+        return f"redis://:{quote(self.redis_password, safe='')}@127.0.0.1:{self.redis_port}/0"
+
 
 def _int(env: dict, name: str, default: int) -> int:
     raw = env.get(name, str(default))
@@ -98,7 +111,7 @@ def load(env: dict | None = None) -> Settings:
         home=home,
         database_url=env.get("DEIS_DATABASE_URL") or f"sqlite:///{home / 'controller.db'}",
         redis_port=redis_port,
-        redis_url=env.get("DEIS_REDIS_URL") or f"redis://127.0.0.1:{redis_port}/0",
+        redis_url_override=env.get("DEIS_REDIS_URL") or None,
         controller_port=controller_port,
         builder_port=_int(env, "DEIS_BUILDER_PORT", 2222),
         router_port=_int(env, "DEIS_ROUTER_PORT", 80),
@@ -143,9 +156,18 @@ def read_or_create_secret(path: Path) -> str:
         return path.read_text().strip()
     except FileNotFoundError:
         pass
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     value = secrets.token_urlsafe(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(value + "\n")
+    # Written whole under a temporary name, then linked into place: a concurrent first use never
+    # reads a half-written file, and the one that loses the race reads the winner's secret.
+    partial = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(value + "\n")
+        os.link(partial, path)
+    except FileExistsError:
+        return path.read_text().strip()
+    finally:
+        partial.unlink(missing_ok=True)
     return value

@@ -1,20 +1,24 @@
 """The nginx master process of a router prefix: check a config, start, reload gracefully, stop.
 
 Every call names the prefix explicitly (``nginx -p PREFIX -c CONF``), so several routers (and the
-system's own nginx) never share files.
+system's own nginx) never share files. Started by root, the workers run as the router's own system
+account (``deis-router``), which no other process of the platform uses.
 """
 from __future__ import annotations
 
+import grp
 import logging
 import os
 import signal
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 from typing import Callable
 
-from deisctl.processes import ProcessError, pid_alive, read_pid, stop_pid, wait_for
+from deisctl.processes import ROUTER_USER, ProcessError, pid_alive, read_pid, stop_pid, system_user, wait_for
 from router.errors import ConfigRejected, NginxError
+from router.nginxconf import ROUTING_SOCKET
 
 log = logging.getLogger(__name__)
 
@@ -29,11 +33,36 @@ def ensure_dirs(prefix: Path) -> None:
         (prefix / "temp" / name).mkdir(parents=True, exist_ok=True)
 
 
+def socket_dir(directory: Path) -> Path:
+    """``directory``, for a unix socket of the router: only the workers' account may enter it (0700).
+
+    Its parent (a master's working directory, from which the workers resolve the socket's relative
+    path) must let them pass through (0711) without listing it.
+    """
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(directory, 0o700)
+    account = system_user(ROUTER_USER)
+    if account is not None:
+        os.chown(directory, account.pw_uid, account.pw_gid)
+        os.chmod(directory.parent, 0o711)
+    return directory
+
+
+def _globals() -> str:
+    """Directives given on the command line: in the foreground, workers as the router's account."""
+    account = system_user(ROUTER_USER)
+    return "daemon off;" + (f" user {account.pw_name} {grp.getgrgid(account.pw_gid).gr_name};" if account else "")
+
+
 def check_config(prefix: Path, conf: Path, binary: str = "nginx") -> None:
     """Run ``nginx -t`` on ``conf``; raise :class:`ConfigRejected` with nginx's message if it fails."""
     try:
-        result = subprocess.run([binary, "-t", "-q", "-p", f"{prefix}/", "-c", str(conf)],
-                                capture_output=True, text=True, timeout=30)
+        # nginx -t binds the routing tier's socket (relative to its working directory) and removes
+        # it again: in a scratch directory, never beside the socket a running master listens on.
+        with tempfile.TemporaryDirectory(prefix="deis-nginx-check-") as scratch:
+            (Path(scratch) / ROUTING_SOCKET).parent.mkdir(parents=True, exist_ok=True)
+            result = subprocess.run([binary, "-t", "-q", "-p", f"{prefix}/", "-c", str(conf)],
+                                    capture_output=True, text=True, timeout=30, cwd=scratch)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise NginxError(f"could not run {binary} -t: {exc}") from exc
     if result.returncode != 0:
@@ -70,7 +99,7 @@ def start(prefix: Path, binary: str = "nginx", timeout: float = 10.0, ready: Cal
     check_config(prefix, conf, binary)
     logfile = prefix / "logs" / "master.log"
     with open(logfile, "ab") as output:
-        proc = subprocess.Popen([binary, "-p", f"{prefix}/", "-c", str(conf), "-g", "daemon off;"],
+        proc = subprocess.Popen([binary, "-p", f"{prefix}/", "-c", str(conf), "-g", _globals()],
                                 stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 cwd=cwd, start_new_session=new_session)
     try:

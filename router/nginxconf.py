@@ -26,7 +26,9 @@ from typing import Iterable
 
 from router.routes import Route, check_conflicts
 
-ROUTING_SOCKET = "routing.sock"  # relative to the masters' working directory, the router prefix
+# Relative to the masters' working directory, the router prefix; nginx makes the socket 0666, so its
+# directory is what admits the edge's workers and no one else (router.nginx.socket_dir).
+ROUTING_SOCKET = "sock/routing.sock"
 # Passive failover: a server that fails this many times within FAIL_TIMEOUT is skipped for FAIL_TIMEOUT.
 MAX_FAILS = 3
 FAIL_TIMEOUT = "10s"

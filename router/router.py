@@ -110,6 +110,7 @@ class Router:
         self.apply()
         socket = self.prefix / ROUTING_SOCKET
         if nginx.master_pid(self.prefix) is None:
+            nginx.socket_dir(socket.parent)
             socket.unlink(missing_ok=True)  # left by a master that was killed
         nginx.start(self.prefix, self.binary, timeout, ready=socket.exists, cwd=self.prefix, new_session=new_session)
         host = "127.0.0.1" if self.listen_address in ("0.0.0.0", "127.0.0.1") else self.listen_address

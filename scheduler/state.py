@@ -1,6 +1,8 @@
 """What the scheduler remembers between processes, under a state directory it is given:
 per-app deploy locks, the deployed release (and its spec), the last release whose deploy failed,
-crash/restart records of processes, and the scheduler's events per app (crashes, restarts)."""
+crash/restart records of processes, and the scheduler's events per app (crashes, restarts).
+
+Specs hold apps' config values in clear: every file here is 0600 in 0700 directories."""
 from __future__ import annotations
 
 import contextlib
@@ -32,9 +34,8 @@ class SchedulerState:
     @contextlib.contextmanager
     def app_lock(self, app: str, blocking: bool = True):
         """Exclusive lock of an app across processes; yields False if ``blocking`` is off and it is held."""
-        path = self.root / "locks" / f"{app}.lock"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "a") as handle:
+        path = self._dir("locks") / f"{app}.lock"
+        with os.fdopen(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "a") as handle:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
             except BlockingIOError:
@@ -84,10 +85,10 @@ class SchedulerState:
     def record_event(self, app: str, message: str) -> None:
         """Append ``<timestamp> app[deis-scheduler]: message``, the line format of ``deis logs``."""
         path = self._events_path(app)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        self._dir("events")
         stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f000Z")  # Docker's nanosecond form
         # One write() per line with O_APPEND: concurrent writers never interleave within a line.
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
             os.write(fd, f"{stamp} {app}[{EVENT_SOURCE}]: {message}\n".encode())
         finally:
@@ -111,8 +112,17 @@ class SchedulerState:
             return {}
 
     def _write(self, app: str, data: dict) -> None:
-        path = self.root / "apps" / f"{app}.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path = self._dir("apps") / f"{app}.json"
         tmp = path.with_name(f".{path.name}.{os.getpid()}")
-        tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+            f.write(json.dumps(data, indent=1, sort_keys=True))
         os.replace(tmp, path)
+
+    def _dir(self, name: str) -> Path:
+        """``root/name``, and the root, as directories only the platform enters (0700)."""
+        path = self.root / name
+        if not path.is_dir():
+            for directory in (self.root, path):
+                directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+                os.chmod(directory, 0o700)
+        return path

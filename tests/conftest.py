@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from deisctl import redis_server
 from deisctl.processes import free_port, port_answers, spawn, stop_pid, wait_for
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -18,17 +19,18 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory):
-    """A real redis-server on a free loopback port."""
+    """A real redis-server on a free loopback port, started as the platform starts its own: with a
+    generated password (the URL carries it)."""
     binary = shutil.which("redis-server")
     if binary is None:
         pytest.fail("redis-server is not installed (apt-get install redis-server)")
     workdir = tmp_path_factory.mktemp("redis")
-    port = free_port()
-    proc = spawn([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                  "--dir", str(workdir)], workdir / "redis.log")
+    port, password = free_port(), secrets.token_urlsafe(32)
+    config = redis_server.write_config(workdir / "redis.conf", port, password, persistent=False)
+    proc = spawn(redis_server.argv(binary), workdir / "redis.log", cwd=workdir, stdin=config)
     try:
         wait_for(lambda: port_answers(port), 10, "redis-server", process=proc)
-        yield f"redis://127.0.0.1:{port}/0"
+        yield f"redis://:{password}@127.0.0.1:{port}/0"
     finally:
         stop_pid(proc.pid)
 

@@ -4,10 +4,11 @@ import tarfile
 import pytest
 
 from builder.buildpacks import (
+    CUSTOM_DIR,
+    build_command,
     build_tools_tar,
     detect_order,
     shipped_buildpacks,
-    split_buildpack_url,
 )
 from builder.errors import BuildFailed
 from builder.jobs import BuildPlan, plan_build, process_types
@@ -26,11 +27,14 @@ def test_shipped_buildpacks_follow_the_buildpack_api():
             assert (path / "bin" / script).is_file()
 
 
-def test_buildpack_url_ref():
-    assert split_buildpack_url("https://h/bp.git#v2") == ("https://h/bp.git", "v2")
-    assert split_buildpack_url("file:///srv/bp") == ("file:///srv/bp", None)
-    with pytest.raises(BuildFailed):
-        split_buildpack_url("#main")
+def test_build_command_fetches_a_custom_buildpack_in_the_container():
+    assert build_command(["/tmp/buildpacks/python"]) == ["/runner/build", "/tmp/buildpacks/python"]
+    assert build_command([], "https://h/bp.git#v2") == ["/runner/build", "--fetch", "https://h/bp.git", "v2",
+                                                        CUSTOM_DIR]
+    assert build_command([], "git://h/bp") == ["/runner/build", "--fetch", "git://h/bp", "", CUSTOM_DIR]
+    for refused in ("file:///srv/bp", "/srv/bp", "ssh://git@h/bp", "#main"):  # a config set before the rule
+        with pytest.raises(BuildFailed, match="BUILDPACK_URL"):
+            build_command([], refused)
 
 
 def test_tools_tar_has_executable_scripts_and_byte_exact_env():

@@ -1,14 +1,18 @@
 """End to end: real git and OpenSSH push to the builder; real Redis, Docker, registry, controller."""
 from __future__ import annotations
 
+import json
+import sqlite3
 import subprocess
 import threading
+from pathlib import Path
 
 import pytest
 import requests
 
 from builder.registry import RegistryClient
 from tests.builder.conftest import commit, git
+from tests.gitserve import bridge_gateway, dumb_http_git
 
 pytestmark = pytest.mark.slow
 
@@ -285,8 +289,8 @@ def test_push_after_destroy_is_refused(platform, owner):
     assert r.status_code == 404
 
 
-def test_custom_buildpack_from_a_file_url(platform, owner):
-    _, token, key = owner
+def _custom_buildpack(platform) -> Path:
+    """A working copy of a buildpack that copies the GREETING config var into the app."""
     buildpack = platform.checkout(None)
     (buildpack / "bin").mkdir()
     (buildpack / "bin" / "detect").write_text("#!/bin/sh\necho Custom\n")
@@ -297,14 +301,49 @@ def test_custom_buildpack_from_a_file_url(platform, owner):
     for script in (buildpack / "bin").iterdir():
         script.chmod(0o755)
     commit(buildpack, "buildpack")
+    return buildpack
+
+
+def _write_config_directly(home: Path, app: str, values: dict) -> None:
+    """Set the values of the app's current config in the controller's SQLite database, past the API."""
+    with sqlite3.connect(home / "controller.db") as db:
+        db.execute("UPDATE configs SET \"values\" = ? WHERE app_id = (SELECT id FROM apps WHERE name = ?)",
+                   (json.dumps(values), app))
+
+
+def test_custom_buildpack_is_fetched_over_http_inside_the_build_container(platform, owner, docker_client):
+    _, token, key = owner
+    buildpack = _custom_buildpack(platform)
+    gateway = bridge_gateway(docker_client)
     app = platform.create_app(token)
-    r = platform.controller.api(token).post(
-        f"{platform.controller.url}/v1/apps/{app}/config",
-        json={"values": {"BUILDPACK_URL": f"file://{buildpack}", "GREETING": "from config"}}, timeout=10)
-    assert r.status_code in (200, 201), r.text
-    result = platform.push(platform.checkout("static-site"), key, app)
+    with dumb_http_git(buildpack, gateway) as (url, requests_seen):
+        r = platform.controller.api(token).post(
+            f"{platform.controller.url}/v1/apps/{app}/config",
+            json={"values": {"BUILDPACK_URL": f"{url}#master", "GREETING": "from config"}}, timeout=10)
+        assert r.status_code in (200, 201), r.text
+        result = platform.push(platform.checkout("static-site"), key, app)
     assert result.returncode == 0, result.output + platform.logs()
+    assert f"-----> Fetching custom buildpack {url}#master" in result.remote
     assert "-----> Custom app detected" in result.remote
     assert "-----> custom compile" in result.remote
     assert "Default types for this app -> web" in result.remote
     assert docker_run(f"{platform.registry}/{app}:{platform.repo_ref(app)}", "cat greeting.txt") == "from config"
+    # Fetched by a container on the bridge, not by the host (which would come from the gateway itself).
+    clients = {client for client, _ in requests_seen}
+    assert clients and gateway not in clients and "127.0.0.1" not in clients, requests_seen
+
+
+def test_buildpack_url_set_before_the_rule_is_refused_at_build_time(platform, owner, tmp_path):
+    """A config written before BUILDPACK_URL had a rule (straight into the database here) does not
+    make the builder read the platform's disk: the build fails with the reason, nothing is cloned."""
+    _, token, key = owner
+    buildpack = _custom_buildpack(platform)
+    app = platform.create_app(token)
+    r = platform.controller.api(token).post(f"{platform.controller.url}/v1/apps/{app}/config",
+                                            json={"values": {"BUILDPACK_URL": f"file://{buildpack}"}}, timeout=10)
+    assert r.status_code == 400 and "is a file:// URL" in r.json()["detail"], r.text
+    _write_config_directly(platform.controller.home, app, {"BUILDPACK_URL": f"file://{buildpack}"})
+    result = platform.push(platform.checkout("static-site"), key, app)
+    assert result.returncode != 0
+    assert "is a file:// URL: the platform does not read buildpacks from its own disk" in result.remote
+    assert "Custom app detected" not in result.remote

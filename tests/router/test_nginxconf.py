@@ -30,7 +30,7 @@ def test_render_app_with_upstreams():
     assert "proxy_set_header Host $host;" in text
     assert "map $http_upgrade $deis_connection" in text
     alpha = text[text.index("# app alpha"):]
-    assert "listen unix:routing.sock;" in alpha and "proxy_pass http://deis_app_alpha;" in alpha
+    assert "listen unix:sock/routing.sock;" in alpha and "proxy_pass http://deis_app_alpha;" in alpha
     assert "location @deis_body {" in alpha and "proxy_request_buffering off;" in alpha
 
 
@@ -38,7 +38,7 @@ def test_render_edge_is_independent_of_routes():
     text = render_edge(8080, "127.0.0.1", 2)
     assert "listen 127.0.0.1:8080 default_server backlog=4096;" in text
     assert "worker_processes 2;" in text
-    assert "server unix:routing.sock max_fails=0;" in text
+    assert "server unix:sock/routing.sock max_fails=0;" in text
     assert "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;" in text
     assert "proxy_set_header X-Forwarded-Port $server_port;" in text
     assert "proxy_set_header X-Real-IP $remote_addr;" in text
@@ -59,7 +59,7 @@ def test_routing_tier_without_edge_listens_on_the_port_and_sets_forwarded_header
 
 def test_default_server_404_and_empty_app_503():
     text = render(_routes())
-    assert "listen unix:routing.sock default_server;" in text
+    assert "listen unix:sock/routing.sock default_server;" in text
     assert "return 404" in text
     idle = text[text.index("# app idle"):]
     assert "return 503" in idle and "Application idle has no running web processes" in idle
@@ -81,11 +81,11 @@ def test_render_rejects_conflicts_and_bad_ports():
 
 
 def test_rendered_config_passes_nginx_check(tmp_path):
-    for name in ("logs", "temp"):
+    for name in ("logs", "temp", "sock"):
         (tmp_path / name).mkdir()
     for text in (render(_routes() + [Route("empty", ("empty.deis.test",))]), render_edge(8080, "127.0.0.1")):
         conf = tmp_path / "nginx.conf"
         conf.write_text(text)
         result = subprocess.run(["nginx", "-t", "-q", "-p", f"{tmp_path}/", "-c", str(conf)],
-                                capture_output=True, text=True)
+                                capture_output=True, text=True, cwd=tmp_path)
         assert result.returncode == 0, result.stderr

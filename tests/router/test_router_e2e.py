@@ -183,7 +183,7 @@ def test_serve_runs_both_masters_in_the_foreground(tmp_path, upstreams):
         stop.set()
         thread.join(timeout=15)
     assert result == {"code": 0} and served.pid() is None
-    assert not (tmp_path / "router" / "routing.sock").exists()
+    assert not (tmp_path / "router" / "sock" / "routing.sock").exists()
 
 
 def test_websocket_upgrade_passes(router, upstreams):
