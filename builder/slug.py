@@ -5,6 +5,8 @@ The build container gets the source, the buildpacks and ENV_DIR through ``put_ar
 (no host paths except the per-app cache dir, bind-mounted at ``/tmp/cache``). The image is
 committed from a fresh, never-started container of the stack image holding only the slug
 and the runner, so nothing the compile step left outside ``/app`` reaches the app image.
+The app runs as the stack's unprivileged user, which owns ``/app`` (the slug's files are
+re-owned as they are read out of the build container), so it can write its own files.
 """
 from __future__ import annotations
 
@@ -17,11 +19,12 @@ from builder.buildlog import iter_lines
 from builder.buildpacks import build_command, build_tools_tar, runner_init_tar
 from builder.errors import BuildFailed, BuilderError
 from builder.procfile import parse_release_yaml
+from builder.stack import RUN_UID, RUN_USER
 
 log = logging.getLogger(__name__)
 
 BUILD_TIMEOUT = 1800
-IMAGE_CHANGES = ["WORKDIR /app", "ENV HOME=/app"]
+IMAGE_CHANGES = ["WORKDIR /app", "ENV HOME=/app", f"USER {RUN_UID}:{RUN_UID}"]
 EXIT_MESSAGES = {
     3: "no buildpack detected this app",
     4: "the buildpack's compile step failed",
@@ -37,6 +40,35 @@ def _read_file_from_archive(stream) -> str:
         member = tar.next()
         extracted = tar.extractfile(member) if member is not None else None
         return extracted.read().decode("utf-8", "replace") if extracted else ""
+
+
+class _ChunkReader(io.RawIOBase):
+    """A readable file over an iterator of byte chunks (what ``get_archive`` streams)."""
+
+    def __init__(self, chunks):
+        self._chunks, self._rest = iter(chunks), b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        while not self._rest:
+            self._rest = next(self._chunks, b"")
+            if not self._rest:
+                return 0
+        n = min(len(buffer), len(self._rest))
+        buffer[:n], self._rest = self._rest[:n], self._rest[n:]
+        return n
+
+
+def write_owned_by_run_user(chunks, out) -> None:
+    """Copy the tar stream ``chunks`` to the file ``out`` with every member owned by the run user."""
+    reader = io.BufferedReader(_ChunkReader(chunks), 1 << 16)
+    with tarfile.open(fileobj=reader, mode="r|") as source, tarfile.open(fileobj=out, mode="w|") as copy:
+        for member in source:
+            member.uid = member.gid = RUN_UID
+            member.uname = member.gname = RUN_USER
+            copy.addfile(member, source.extractfile(member) if member.isfile() else None)
 
 
 def remove_container(container) -> None:
@@ -95,8 +127,7 @@ def compile_slug(docker_client, *, stack_image: str, source_tar: Path, buildpack
         slug_path.parent.mkdir(parents=True, exist_ok=True)
         partial = slug_path.with_suffix(".partial")
         with open(partial, "wb") as out:
-            for chunk in stream:
-                out.write(chunk)
+            write_owned_by_run_user(stream, out)
         partial.rename(slug_path)
         return defaults
     except docker.errors.DockerException as exc:

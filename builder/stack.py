@@ -3,13 +3,19 @@
 Built locally with ``debootstrap --variant=minbase`` and ``docker import`` (no image can be
 pulled from a public registry here). The rootfs tarball is cached outside the repo, so a
 rebuild of the image after ``docker system prune`` takes seconds, not a minute.
+
+The stack has the user buildpack apps run as (:data:`RUN_USER`, uid :data:`RUN_UID`, home ``/app``);
+a stack image made before it had one gets it added by :func:`ensure_stack_image`.
 """
 from __future__ import annotations
 
+import io
 import logging
 import shutil
 import subprocess
+import tarfile
 import tempfile
+import time
 from pathlib import Path
 
 from builder.errors import StackError
@@ -20,6 +26,9 @@ SUITE = "bookworm"
 PACKAGES = ["python3", "python3-pip", "python3-venv", "ca-certificates", "bash", "curl", "git"]
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 DEFAULT_CACHE = Path.home() / ".cache" / "deis" / "stack"
+RUN_USER = "u"
+RUN_UID = 1000  # and gid: what buildpack apps run as, owning /app
+RUN_USER_LABEL = "deis.stack.user"  # on stack images that have the run user
 
 
 def host_debian_mirror(sources_dir: Path = Path("/etc/apt/sources.list.d"),
@@ -70,16 +79,73 @@ def rootfs_tarball(cache_dir: Path = DEFAULT_CACHE, mirror: str | None = None) -
 
 
 def ensure_stack_image(docker_client, image: str, cache_dir: Path = DEFAULT_CACHE) -> str:
-    """Make sure ``image`` exists in the engine; import it from the cached rootfs if not."""
+    """Make sure ``image`` exists in the engine, with the run user; import it from the cached rootfs
+    if it is missing or older than the run user."""
     import docker.errors
 
     try:
-        docker_client.images.get(image)
-        return image
+        if docker_client.images.get(image).labels.get(RUN_USER_LABEL) == _run_user_label():
+            return image
     except docker.errors.ImageNotFound:
         pass
+    _import(docker_client, image, cache_dir)
+    _add_run_user(docker_client, image)
+    return image
+
+
+def _run_user_label() -> str:
+    return f"{RUN_USER}:{RUN_UID}"
+
+
+def with_run_user(passwd: str, group: str) -> tuple[str, str]:
+    """``/etc/passwd`` and ``/etc/group`` with the run user and its group added (pure)."""
+    if not any(line.split(":")[0] == RUN_USER for line in passwd.splitlines()):
+        passwd = passwd.rstrip("\n") + f"\n{RUN_USER}:x:{RUN_UID}:{RUN_UID}::/app:/bin/bash\n"
+    if not any(line.split(":")[0] == RUN_USER for line in group.splitlines()):
+        group = group.rstrip("\n") + f"\n{RUN_USER}:x:{RUN_UID}:\n"
+    return passwd, group
+
+
+def _add_run_user(docker_client, image: str) -> None:
+    """Build the stack image again with the run user in its passwd and group files (a build copies
+    files only: nothing runs, and the image keeps its configuration)."""
+    import docker.errors
+
+    try:
+        reader = docker_client.containers.create(image, ["true"])  # never started: only read from
+        try:
+            passwd, group = with_run_user(_read(reader, "/etc/passwd"), _read(reader, "/etc/group"))
+        finally:
+            reader.remove(force=True)
+        files = {"Dockerfile": f"FROM {image}\nCOPY passwd group /etc/\nLABEL {RUN_USER_LABEL}={_run_user_label()}\n",
+                 "passwd": passwd, "group": group}
+        context = io.BytesIO()
+        with tarfile.open(fileobj=context, mode="w") as tar:
+            for name, text in files.items():
+                data = text.encode()
+                info = tarfile.TarInfo(name)
+                info.size, info.mode, info.mtime = len(data), 0o644, int(time.time())
+                tar.addfile(info, io.BytesIO(data))
+        context.seek(0)
+        docker_client.images.build(fileobj=context, custom_context=True, tag=image, rm=True, pull=False)
+    except docker.errors.DockerException as exc:
+        raise StackError(f"could not add the run user to {image}: {exc}") from exc
+    log.info("%s: added the run user %s (%d)", image, RUN_USER, RUN_UID)
+
+
+def _read(container, path: str) -> str:
+    stream, _ = container.get_archive(path)
+    with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
+        return tar.extractfile(tar.next()).read().decode()
+
+
+def _split(image: str) -> tuple[str, str, str]:
+    return image.rpartition(":") if ":" in image.split("/")[-1] else (image, "", "latest")
+
+
+def _import(docker_client, image: str, cache_dir: Path) -> None:
     tarball = rootfs_tarball(cache_dir)
-    repository, _, tag = image.rpartition(":") if ":" in image.split("/")[-1] else (image, "", "latest")
+    repository, _, tag = _split(image)
     log.info("importing %s as %s", tarball, image)
     # From the file, not a stream: the SDK sends streams chunked, which dockerd 20.10 rejects.
     docker_client.api.import_image_from_file(
@@ -87,4 +153,3 @@ def ensure_stack_image(docker_client, image: str, cache_dir: Path = DEFAULT_CACH
         changes=["ENV LANG=C.UTF-8", "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
     )
     docker_client.images.get(image)
-    return image

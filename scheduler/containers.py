@@ -14,6 +14,7 @@ LABEL_APP = "deis.app"
 LABEL_RELEASE = "deis.release"
 LABEL_TYPE = "deis.type"
 LABEL_NUM = "deis.num"
+LABEL_MEMORY = "deis.memory"  # bytes of the container's memory limit: what placement counts as reserved
 ONEOFF_TYPE = "run"
 # What an ordinary app may still do as root (Dockerfile apps; a buildpack app runs as a user and has
 # none): own and chmod its files, switch users, signal its processes, bind ports below 1024. Not raw
@@ -132,9 +133,17 @@ def process_env(spec: ReleaseSpec) -> dict[str, str]:
     return {**spec.config, "PORT": str(CONTAINER_PORT), "DEIS_APP": spec.app, "DEIS_RELEASE": f"v{spec.version}"}
 
 
-def labels(platform: str, app: str, version: int, ptype: str, num: int | str) -> dict[str, str]:
-    return {LABEL_PLATFORM: platform, LABEL_APP: app, LABEL_RELEASE: str(version), LABEL_TYPE: ptype,
-            LABEL_NUM: str(num)}
+def labels(platform: str, app: str, version: int, ptype: str, num: int | str,
+           memory: str | None = None) -> dict[str, str]:
+    found = {LABEL_PLATFORM: platform, LABEL_APP: app, LABEL_RELEASE: str(version), LABEL_TYPE: ptype,
+             LABEL_NUM: str(num)}
+    return {**found, LABEL_MEMORY: str(memory_bytes(memory))} if memory else found
+
+
+def reserved_memory(container: "Container") -> int:
+    """Bytes of memory the container's limit reserves on its host (0: none, or started before limits had a label)."""
+    value = container.labels.get(LABEL_MEMORY, "")
+    return int(value) if value.isdigit() else 0
 
 
 def memory_limit(spec: ReleaseSpec, ptype: str, hardening: Hardening = DEFAULT_HARDENING) -> str | None:
@@ -151,7 +160,7 @@ def plan_process(spec: ReleaseSpec, ptype: str, num: int, platform: str, name: s
         name=name or container_name(spec.app, spec.version, ptype, num),
         app=spec.app, version=spec.version, type=ptype, num=num, image=spec.image,
         command=process_command(spec, ptype), env=process_env(spec),
-        labels=labels(platform, spec.app, spec.version, ptype, num),
+        labels=labels(platform, spec.app, spec.version, ptype, num, memory_limit(spec, ptype, hardening)),
         memory=memory_limit(spec, ptype, hardening), nano_cpus=int(cpu * 1e9) if cpu else None,
         publish=ptype == spec.web_type, hardening=hardening,
     )
@@ -164,7 +173,7 @@ def plan_oneoff(spec: ReleaseSpec, command: str, platform: str, suffix: str,
         name=container_name(spec.app, spec.version, ONEOFF_TYPE, suffix),
         app=spec.app, version=spec.version, type=ONEOFF_TYPE, num=0, image=spec.image,
         command=oneoff_command(spec, command), env=process_env(spec),
-        labels=labels(platform, spec.app, spec.version, ONEOFF_TYPE, 0),
+        labels=labels(platform, spec.app, spec.version, ONEOFF_TYPE, 0, memory_limit(spec, ONEOFF_TYPE, hardening)),
         memory=memory_limit(spec, ONEOFF_TYPE, hardening), nano_cpus=int(cpu * 1e9) if cpu else None,
         hardening=hardening,
     )

@@ -18,7 +18,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 
 from scheduler import logs as app_logs
 from scheduler.containers import (DEFAULT_HARDENING, ONEOFF_TYPE, Container, Hardening, container_name,
-                                  memory_limit, plan_process)
+                                  memory_limit, plan_process, reserved_memory)
 from scheduler.errors import DeployError, HostError, InvalidSpec, SchedulerError, Superseded
 from scheduler.health import Unhealthy, wait_healthy
 from scheduler.hosts import Host
@@ -116,18 +116,23 @@ class Scheduler:
         """Where each process of ``spec`` should run, given its containers that run now."""
         limits = {t: memory_limit(spec, t, self.hardening) for t in spec.desired_scale()}
         memory = {t: memory_bytes(limit) for t, limit in limits.items() if limit}
-        return place(spec.desired_scale(), self.placement_hosts(), current, memory=memory, tags=spec.tags)
+        return place(spec.desired_scale(), self.placement_hosts(spec.app), current, memory=memory, tags=spec.tags)
 
-    def placement_hosts(self) -> list:
-        """What placement sees: names for fixed hosts; capacity, tags, health and load for a pool."""
+    def placement_hosts(self, app: str | None = None) -> list:
+        """What placement sees: names for fixed hosts; capacity, tags, health and load for a pool. Load:
+        running containers, and the memory reserved by those of other apps than ``app`` (placement
+        counts ``app``'s own processes itself)."""
         if self.pool is None:
             return list(self._fixed_hosts)
         live = self.live_hosts()
-        counts = self._parallel(lambda h: sum(c.running for c in h.containers()), live.values(),
-                                return_exceptions=True)
-        down = {name for name, count in zip(live, counts) if isinstance(count, BaseException)}
+
+        def load(host: Host) -> tuple[int, int]:
+            running = [c for c in host.containers() if c.running]
+            return len(running), sum(reserved_memory(c) for c in running if c.app != app)
+        loads = self._parallel(load, live.values(), return_exceptions=True)
+        down = {name for name, found in zip(live, loads) if isinstance(found, BaseException)}
         return [info if info.name not in down else replace(info, healthy=False) for info in
-                self.pool.infos({name: (count, 0) for name, count in zip(live, counts) if name not in down})]
+                self.pool.infos({name: found for name, found in zip(live, loads) if name not in down})]
 
     # -- queries -------------------------------------------------------------------------------
 

@@ -144,7 +144,7 @@ def _run(argv: list[str], env: dict, timeout: float, cwd: Path | None = None) ->
 
 
 def remove_platform_containers(home: Path) -> None:
-    """Remove the app containers this platform started (and only those: they carry its label)."""
+    """Remove the app containers and networks this platform started (and only those: they carry its label)."""
     import docker
 
     from scheduler.containers import LABEL_PLATFORM
@@ -153,6 +153,8 @@ def remove_platform_containers(home: Path) -> None:
     client = docker.from_env()
     for container in client.containers.list(all=True, filters={"label": f"{LABEL_PLATFORM}={platform_id(home)}"}):
         container.remove(force=True)
+    for network in client.networks.list(filters={"label": f"{LABEL_PLATFORM}={platform_id(home)}"}):
+        network.remove()
 
 
 @contextlib.contextmanager

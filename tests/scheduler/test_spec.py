@@ -2,7 +2,8 @@ import json
 
 import pytest
 
-from scheduler.containers import Hardening, container_name, from_attrs, from_summary, plan_oneoff, plan_process
+from scheduler.containers import (Hardening, container_name, from_attrs, from_summary, plan_oneoff, plan_process,
+                                  reserved_memory)
 from scheduler.errors import InvalidSpec
 from scheduler.spec import HealthCheck, ReleaseSpec
 
@@ -24,12 +25,17 @@ def test_buildpack_process_plan():
     assert plan.env["DEIS_APP"] == "shop" and plan.env["DEIS_RELEASE"] == "v3"
     assert plan.env["MULTI"] == "a=b\nc 'd' ü"
     assert plan.labels == {"deis.platform": "deis-test", "deis.app": "shop", "deis.release": "3",
-                           "deis.type": "web", "deis.num": "2"}
+                           "deis.type": "web", "deis.num": "2", "deis.memory": str(256 << 20)}
     assert plan.memory == "256m" and plan.nano_cpus == 500_000_000
     assert plan.publish
     worker = plan_process(spec(), "worker", 1, "deis-test")
     assert not worker.publish and worker.memory == "512m" and worker.nano_cpus is None  # the platform's default
-    assert plan_process(spec(), "worker", 1, "deis-test", hardening=Hardening(memory=None)).memory is None
+    unlimited = plan_process(spec(), "worker", 1, "deis-test", hardening=Hardening(memory=None))
+    assert unlimited.memory is None and "deis.memory" not in unlimited.labels
+    # What placement counts as reserved on a host, read back from a listed container's labels.
+    listed = from_summary({"Id": "c1", "Names": ["/shop_v3.worker.1"], "State": "running", "Created": 0,
+                           "Labels": worker.labels}, "local", "127.0.0.1")
+    assert reserved_memory(listed) == 512 << 20
     assert plan_process(spec(), "web", 1, "deis-test", hardening=Hardening(memory="1g")).memory == "256m"
 
 
