@@ -8,6 +8,7 @@ import random
 import re
 import secrets
 import socket
+import subprocess
 from contextlib import ExitStack
 
 import pytest
@@ -145,3 +146,32 @@ def test_a_port_taken_by_something_else_is_retried(docker_client, router, platfo
 def test_firewall_script_covers_the_app_bridges():
     """The shell script and the scheduler agree on the bridges' interface names."""
     assert re.search(r'^BRIDGES="(.*)"$', firewall.SCRIPT.read_text(), re.M).group(1) == BRIDGE_PREFIX + "+"
+
+
+def test_firewall_is_idempotent_and_a_platform_removes_only_its_ports():
+    """In a scratch network namespace: installing twice adds nothing, refusals stay last, and one
+    platform's removal leaves the other's router port and the refusals in place."""
+    netns = f"deis-fwtest-{secrets.token_hex(3)}"
+    subprocess.run(["ip", "netns", "add", netns], check=True)
+    try:
+        def apply(*args):
+            subprocess.run(["nsenter", f"--net=/run/netns/{netns}", *firewall.command(*args)], check=True,
+                           capture_output=True)
+
+        def rules(chain):
+            return subprocess.run(["nsenter", f"--net=/run/netns/{netns}", "iptables", "-S", chain], check=True,
+                                  capture_output=True, text=True).stdout.splitlines()[1:]
+
+        for ports in ([8080], [8080], [9090]):
+            apply(ports, "10.9.0.0/24")
+        input_rules, forward_rules = rules("DEIS-ISOLATION"), rules("DEIS-ISOLATION-FWD")
+        assert len(input_rules) == len(set(input_rules)) == 4
+        assert input_rules[-1] == "-A DEIS-ISOLATION -j REJECT --reject-with icmp-port-unreachable"
+        assert len(forward_rules) == 4 and "-d 10.9.0.0/24 -j REJECT" in forward_rules[-1]
+        assert rules("INPUT") == ["-A INPUT -i dapp+ -j DEIS-ISOLATION"]
+        assert rules("DOCKER-USER") == ["-A DOCKER-USER -i dapp+ -j DEIS-ISOLATION-FWD"]
+        apply([8080], "10.9.0.0/24", True)
+        assert not any("8080" in r for r in rules("DEIS-ISOLATION") + rules("DEIS-ISOLATION-FWD"))
+        assert any("9090" in r for r in rules("DEIS-ISOLATION")) and len(rules("DEIS-ISOLATION")) == 3
+    finally:
+        subprocess.run(["ip", "netns", "del", netns], check=True)
