@@ -1,4 +1,4 @@
-"""deis register, login, logout, whoami, auth:passwd, auth:regenerate, auth:cancel, keys:*."""
+"""deis register, login, logout, whoami, auth:passwd, auth:tokens, auth:regenerate, auth:cancel, keys:*."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -18,9 +18,11 @@ def _normalize_url(url: str) -> str:
     return url.rstrip("/")
 
 
-def _login(url: str, username: str, password: str) -> None:
+def _login(url: str, username: str, password: str) -> str:
+    """Log in and keep the token; return the account's name as the controller spells it."""
     data = API(url).post("/auth/login", {"username": username, "password": password})
     profile.save({"controller": url, "username": data["username"], "token": data["token"]})
+    return data["username"]
 
 
 @cli.command("auth:register")
@@ -51,8 +53,7 @@ def login(url, username, password):
         raise ClientError("give the controller URL: deis login http://HOST:8000")
     username = prompt_or_fail(username, "username")
     password = prompt_or_fail(password, "password", hide=True)
-    _login(url, username, password)
-    click.echo(f"Logged in as {username}")
+    click.echo(f"Logged in as {_login(url, username, password)}")
 
 
 @cli.command("auth:logout")
@@ -88,6 +89,31 @@ def passwd(password, new_password):
     new_password = prompt_or_fail(new_password, "new password", hide=True)
     api().post("/auth/passwd", {"password": password, "new_password": new_password})
     click.echo("Password changed")
+
+
+@cli.command("auth:tokens")
+@json_option
+def tokens(as_json):
+    """List your API tokens (one per login; never their secrets)."""
+    results = api().get("/auth/tokens")["results"]
+    if as_json:
+        return print_json(results)
+    table([[t["id"], t["created"], t["last_used"] or "never", t["expires"], "*" if t["current"] else ""]
+           for t in results], ["ID", "CREATED", "LAST USED", "EXPIRES", "CURRENT"])
+
+
+@cli.command("auth:tokens:revoke")
+@click.argument("token_id", type=click.IntRange(min=1), metavar="ID")
+def tokens_revoke(token_id):
+    """Revoke one of your tokens by ID (see deis auth:tokens), e.g. a forgotten login elsewhere."""
+    prof = profile.load()
+    current = next((t["id"] for t in api().get("/auth/tokens")["results"] if t["current"]), None)
+    api().delete(f"/auth/tokens/{token_id}")
+    if token_id == current:
+        profile.save({"controller": prof["controller"]})
+        click.echo(f"Revoked token {token_id} (this session's: you are logged out)")
+    else:
+        click.echo(f"Revoked token {token_id}")
 
 
 @cli.command("auth:regenerate")
@@ -153,6 +179,6 @@ def keys_remove(key_id):
     click.echo(f"Removed key {key_id}")
 
 
-for _short in ("register", "login", "logout", "whoami", "passwd", "regenerate", "cancel"):
+for _short in ("register", "login", "logout", "whoami", "passwd", "tokens", "regenerate", "cancel"):
     shortcut(_short, f"auth:{_short}")
 shortcut("keys", "keys:list")

@@ -5,11 +5,11 @@ import fcntl
 import logging
 from contextlib import contextmanager
 
-from flask import Flask, g, jsonify
+from flask import Flask, g, jsonify, request
 from sqlalchemy.exc import IntegrityError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from controller import db
+from controller import access, db
 from controller.errors import APIError
 from deisctl import settings as platform_settings
 
@@ -21,6 +21,9 @@ def create_app(settings: platform_settings.Settings | None = None) -> Flask:
     settings.home.mkdir(parents=True, exist_ok=True)
     app = Flask(__name__)
     app.config["DEIS"] = settings
+    # Bodies are read through a stream that stops here; one byte over the limit tells a streamed (chunked)
+    # body that exceeds it from one that just fits.
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes + 1
     app.json.sort_keys = False
     engine = db.make_engine(settings.database_url)
     with _file_lock(settings.home / "schema.lock"):
@@ -41,6 +44,16 @@ def create_app(settings: platform_settings.Settings | None = None) -> Flask:
     def healthz():
         return {"status": "ok"}
 
+    @app.before_request
+    def refuse_large_bodies():
+        # Whatever the route, before authentication: an announced length is checked before a byte is read;
+        # a chunked body is read up to the limit (and one byte) and kept for the handler.
+        length = request.content_length
+        if length is None:
+            length = len(request.get_data(cache=True))
+        if length > settings.max_request_bytes:
+            raise RequestEntityTooLarge()
+
     @app.teardown_appcontext
     def close_session(exc):
         session = g.pop("db", None)
@@ -48,12 +61,13 @@ def create_app(settings: platform_settings.Settings | None = None) -> Flask:
             if exc is not None:
                 session.rollback()
             session.close()
+        access.record_token_use()
 
     @app.errorhandler(APIError)
     def api_error(exc: APIError):
         if g.get("db") is not None:
             g.db.rollback()
-        return jsonify(detail=exc.detail), exc.status
+        return jsonify(detail=exc.detail), exc.status, exc.headers
 
     @app.errorhandler(IntegrityError)
     def integrity_error(exc: IntegrityError):
@@ -65,7 +79,10 @@ def create_app(settings: platform_settings.Settings | None = None) -> Flask:
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
-        detail = exc.description if exc.code == 400 else exc.name.lower()
+        if exc.code == 413:
+            detail = f"request body too large: at most {settings.max_request_bytes} bytes (DEIS_MAX_REQUEST_BYTES)"
+        else:
+            detail = exc.description if exc.code == 400 else exc.name.lower()
         return jsonify(detail=detail), exc.code
 
     @app.errorhandler(Exception)

@@ -50,7 +50,7 @@ def logs(name):
     """Container output and platform events, merged in time order; ``follow=1`` streams."""
     app = app_for_user(name)
     raw = request.args.get("lines", "100")
-    if not raw.isdigit() or not 0 <= int(raw) <= MAX_LOG_LINES:
+    if not (raw.isascii() and raw.isdigit()) or not 0 <= int(raw) <= MAX_LOG_LINES:
         raise BadRequest(f"lines must be a whole number between 0 and {MAX_LOG_LINES}")
     lines, follow = int(raw), request.args.get("follow") in ("1", "true")
     deployer = _deployer()

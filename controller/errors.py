@@ -9,6 +9,10 @@ class APIError(Exception):
         super().__init__(detail)
         self.detail = detail
 
+    @property
+    def headers(self) -> dict[str, str]:
+        return {}
+
 
 class BadRequest(APIError):
     status = 400
@@ -28,3 +32,15 @@ class NotFound(APIError):
 
 class Conflict(APIError):
     status = 409
+
+
+class TooManyRequests(APIError):
+    status = 429
+
+    def __init__(self, detail: str, retry_after: int):
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}

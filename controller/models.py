@@ -55,7 +55,17 @@ class Token(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
+    last_used: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)  # to a few minutes
     user: Mapped[User] = relationship()
+
+
+class LoginAttempt(Base):
+    """A login being checked or refused: counts against its account and client address for a while."""
+    __tablename__ = "login_attempts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str | None] = mapped_column(String(64), index=True, nullable=True)  # lowercased
+    address: Mapped[str] = mapped_column(String(64), index=True)
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now, index=True)
 
 
 class Key(Base):

@@ -14,7 +14,10 @@ RESERVED_APP_NAMES = frozenset({
     "deis", "controller", "builder", "router", "registry", "api", "www", "admin", "git", "ssh",
     "root", "localhost", "store", "logger", "database", "swarm",
 })
-USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+# Lowercase, so that no two accounts differ only in case (lookups ignore case: see access.find_user);
+# letters or digits at both ends, no "..".
+USERNAME = re.compile(r"[a-z0-9]+(?:(?:[_-]+|\.)[a-z0-9]+)*")
+USERNAME_MAX = 64
 CONFIG_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 PROCESS_TYPE = re.compile(r"[a-z0-9]+(?:[-_][a-z0-9]+)*")
 KEY_NAME = re.compile(r"[A-Za-z0-9_.@+-]{1,128}")
@@ -39,8 +42,10 @@ def app_name(value) -> str:
 
 
 def username(value) -> str:
-    if not isinstance(value, str) or not USERNAME.fullmatch(value):
-        raise BadRequest(f"invalid username {value!r}: letters, digits, '_', '.', '-' (at most 64)")
+    """A new account's name."""
+    if not isinstance(value, str) or len(value) > USERNAME_MAX or not USERNAME.fullmatch(value):
+        raise BadRequest(f"invalid username {value!r}: use lowercase letters and digits, with '.', '-' or '_' "
+                         f"only between them (no '..'; at most {USERNAME_MAX} characters)")
     return value
 
 

@@ -21,6 +21,11 @@ Every component reads its settings through :func:`load`, so two platforms with d
 | DEIS_SCHEDULER | local | ``local``: containers on this machine's engine; ``swarm``: services on a Docker Swarm; ``off``: releases are records only |
 | DEIS_LOCAL_HOST | on | ``off``: this machine's engine runs no apps, only the registered hosts do |
 | DEIS_LOCAL_UPSTREAMS | bridge | how the router reaches this machine's web containers: ``bridge`` (their own address, skipping the engine's port proxy) or ``published`` (the loopback port; for rootless or remote engines) |
+| DEIS_MAX_REQUEST_BYTES | 1048576 | largest API request body (1 MiB); bigger ones get 413 before they are read |
+| DEIS_TOKEN_TTL | 2592000 | seconds an API token is valid after login (30 days) |
+| DEIS_LOGIN_FAILURES_PER_USER | 10 | failed logins one account may have in DEIS_LOGIN_WINDOW; the next get 429 |
+| DEIS_LOGIN_FAILURES_PER_ADDRESS | 30 | failed logins one client address may have in DEIS_LOGIN_WINDOW, over all accounts |
+| DEIS_LOGIN_WINDOW | 60 | seconds a failed login counts against its account and address |
 | DEIS_BUILDER_KEEP_IMAGES | 5 | images kept per app in the registry (older releases cannot be rolled back to) |
 | DEIS_CLUSTER_SUBNET | 10.213.0.0/24 | private subnet of ``deisctl cluster up``'s namespace hosts |
 | DEIS_SWARM_ADVERTISE_ADDR | 127.0.0.1 | address a lone swarm manager is initialised with by ``deisctl up`` |
@@ -60,6 +65,11 @@ class Settings:
     swarm_host: str | None = None
     local_host: bool = True
     local_upstreams: str = "bridge"
+    max_request_bytes: int = 1024 * 1024
+    token_ttl: int = 30 * 24 * 3600
+    login_failures_per_user: int = 10
+    login_failures_per_address: int = 30
+    login_window: int = 60
     default_memory: str | None = "512m"
     pids_limit: int = 1024
     log_max_size: str = "10m"
@@ -124,6 +134,12 @@ def load(env: dict | None = None) -> Settings:
         swarm_host=env.get("DEIS_SWARM_HOST") or None,
         local_host=_choice(env, "DEIS_LOCAL_HOST", "on", ("on", "off")) == "on",
         local_upstreams=_choice(env, "DEIS_LOCAL_UPSTREAMS", "bridge", ("bridge", "published")),
+        max_request_bytes=_int(env, "DEIS_MAX_REQUEST_BYTES", Settings.max_request_bytes),
+        token_ttl=_int(env, "DEIS_TOKEN_TTL", Settings.token_ttl),
+        login_failures_per_user=_int(env, "DEIS_LOGIN_FAILURES_PER_USER", Settings.login_failures_per_user),
+        login_failures_per_address=_int(env, "DEIS_LOGIN_FAILURES_PER_ADDRESS",
+                                        Settings.login_failures_per_address),
+        login_window=_int(env, "DEIS_LOGIN_WINDOW", Settings.login_window),
         default_memory=None if env.get("DEIS_DEFAULT_MEMORY") == "off" else env.get("DEIS_DEFAULT_MEMORY") or "512m",
         pids_limit=_int(env, "DEIS_PIDS_LIMIT", 1024),
         log_max_size=env.get("DEIS_LOG_MAX_SIZE") or "10m",

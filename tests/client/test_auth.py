@@ -1,10 +1,14 @@
-"""deis register / login / logout / whoami / passwd / auth:regenerate / auth:cancel, and the profile file."""
+"""deis register / login / logout / whoami / passwd / auth:tokens / auth:regenerate / auth:cancel, and the profile
+file; login limits and token expiry as the CLI shows them."""
 from __future__ import annotations
 
 import stat
+import time
 
-from deisctl.processes import free_port
+from deisctl.processes import free_port, stop_pid
+from deisctl.settings import Settings
 from tests.client.conftest import DeisCLI, unique
+from tests.conftest import start_controller
 
 
 def test_first_user_is_admin_and_profile_is_private(controller, new_cli):
@@ -112,3 +116,64 @@ def test_admin_regenerates_and_cancels_for_others(controller, new_cli):
     admin.ok("auth:cancel", "-u", "bob", "--confirm", "bob")
     assert [u["username"] for u in admin.json("users:list")] == ["admin"]
     assert admin.json("whoami")["username"] == "admin"  # the admin's own profile is untouched
+
+
+def test_tokens_list_and_revoke(user, shared_controller, new_cli):
+    elsewhere = new_cli(shared_controller)  # the same account, logged in on another machine
+    elsewhere.ok("login", shared_controller.url, "--username", user.username, "--password", user.password)
+    out = user.ok("auth:tokens")
+    lines = out.splitlines()
+    assert lines[0].split() == ["ID", "CREATED", "LAST", "USED", "EXPIRES", "CURRENT"] and len(lines) == 3
+    assert user.profile()["token"] not in out and elsewhere.profile()["token"] not in out
+    tokens = user.json("tokens")
+    mine = next(t["id"] for t in tokens if t["current"])
+    other = next(t["id"] for t in tokens if not t["current"])
+    assert lines[1 + [t["id"] for t in tokens].index(mine)].rstrip().endswith("*")
+
+    assert user.ok("auth:tokens:revoke", str(other)) == f"Revoked token {other}\n"
+    elsewhere.fails("whoami", expect="invalid token: log in again")
+    user.fails("auth:tokens:revoke", str(other), expect=f"token {other} not found")
+    assert user.run("auth:tokens:revoke", "abc").returncode == 2
+    assert [t["id"] for t in user.json("auth:tokens")] == [mine]
+
+    out = user.ok("auth:tokens:revoke", str(mine))
+    assert out == f"Revoked token {mine} (this session's: you are logged out)\n"
+    assert "token" not in user.profile()
+    user.fails("whoami", expect="not logged in")
+
+
+def test_usernames_in_any_case(user, shared_controller, new_cli):
+    other = new_cli(shared_controller)
+    other.fails("register", shared_controller.url, "--username", user.username.upper(), "--password", "s3cret-pass",
+                expect=("invalid username", "lowercase"))
+    other.fails("register", shared_controller.url, "--username", user.username + ".", "--password", "s3cret-pass",
+                expect="invalid username")
+    assert other.ok("login", shared_controller.url, "--username", user.username.upper(), "--password",
+                    user.password) == f"Logged in as {user.username}\n"
+    assert other.json("whoami")["username"] == user.username
+
+
+def test_too_many_wrong_passwords(controller, new_cli):
+    cli = new_cli(controller)
+    cli.register("mallory-target")
+    cli.ok("logout")
+    for _ in range(Settings.login_failures_per_user):
+        cli.fails("login", "--username", "mallory-target", "--password", "guess-guess", expect="bad username")
+    cli.fails("login", "--username", "mallory-target", "--password", cli.password,
+              expect=("too many failed logins for the account 'mallory-target'", "try again in"))
+
+
+def test_expired_token_says_to_log_in_again(tmp_path, new_cli):
+    home = tmp_path / "deis-home"
+    home.mkdir()
+    ctl, proc = start_controller(home, extra_env={"DEIS_TOKEN_TTL": "2"})
+    try:
+        cli = new_cli(ctl)
+        cli.register()
+        cli.ok("whoami")
+        time.sleep(2.2)
+        cli.fails("whoami", expect=("token expired", "log in again with 'deis login'"))
+        cli.ok("login", "--username", cli.username, "--password", cli.password)
+        cli.ok("whoami")
+    finally:
+        stop_pid(proc.pid)

@@ -17,7 +17,7 @@ def test_domains(user: DeisCLI, shared_controller, new_cli):
     other.register()
     other_app = other.create_app()
     other.fails("domains:add", domain, "-a", other_app, expect=f"domain {domain} is already in use")
-    other.fails("domains:add", "x.example.org", "-a", app, expect="you do not have access")
+    other.fails("domains:add", "x.example.org", "-a", app, expect=f"app '{app}' not found")
     for bad, message in [("Not A Domain", "invalid domain"), ("UPPER.example.com", "invalid domain"),
                          ("example", "invalid domain"), (f"{app}.deis.localhost", "inside the platform domain")]:
         user.fails("domains:add", bad, "-a", app, expect=message)

@@ -82,9 +82,9 @@ def test_info_unknown_and_forbidden(shared_controller):
     assert body["domains"] == [] and body["structure"] == {}
     assert_error(api.get(f"{ctl.url}/v1/apps/{unique('nope')}"), 404, "not found")
     assert_error(api.get(f"{ctl.url}/v1/apps/NOT_VALID"), 404)
-    assert_error(stranger.get(f"{ctl.url}/v1/apps/{name}"), 403, name)
+    assert_error(stranger.get(f"{ctl.url}/v1/apps/{name}"), 404, name)
     for path in ("config", "releases", "builds", "domains", "limits", "perms"):
-        assert_error(stranger.get(f"{ctl.url}/v1/apps/{name}/{path}"), 403)
+        assert_error(stranger.get(f"{ctl.url}/v1/apps/{name}/{path}"), 404)
         assert_error(api.get(f"{ctl.url}/v1/apps/{unique('nope')}/{path}"), 404)
     assert_error(ctl.api().get(f"{ctl.url}/v1/apps/{name}"), 401)
 
@@ -98,7 +98,7 @@ def test_destroy_is_owner_only(shared_controller):
     api.post(f"{ctl.url}/v1/apps/{name}/perms", json={"username": collaborator})
     api.post(f"{ctl.url}/v1/apps/{name}/config", json={"values": {"A": "1"}})
     api.post(f"{ctl.url}/v1/apps/{name}/domains", json={"domain": f"{name}.example.com"})
-    assert_error(stranger.delete(f"{ctl.url}/v1/apps/{name}"), 403)
+    assert_error(stranger.delete(f"{ctl.url}/v1/apps/{name}"), 404)
     assert_error(collab_api.delete(f"{ctl.url}/v1/apps/{name}"), 403, "owner")
     assert api.get(f"{ctl.url}/v1/apps/{name}").status_code == 200
     assert api.delete(f"{ctl.url}/v1/apps/{name}").status_code == 204
@@ -118,7 +118,7 @@ def test_transfer(shared_controller):
     _, stranger = new_user(ctl, "stranger")
     name = new_app(ctl, api)
     api.post(f"{ctl.url}/v1/apps/{name}/perms", json={"username": receiver})
-    assert_error(stranger.post(f"{ctl.url}/v1/apps/{name}/transfer", json={"username": receiver}), 403)
+    assert_error(stranger.post(f"{ctl.url}/v1/apps/{name}/transfer", json={"username": receiver}), 404)
     assert_error(receiver_api.post(f"{ctl.url}/v1/apps/{name}/transfer", json={"username": receiver}), 403)
     assert_error(api.post(f"{ctl.url}/v1/apps/{name}/transfer", json={"username": unique("ghost")}), 404)
     assert_error(api.post(f"{ctl.url}/v1/apps/{name}/transfer", json={}), 400, "invalid username")
@@ -127,6 +127,6 @@ def test_transfer(shared_controller):
     assert r.json()["owner"] == receiver
     # the new owner is no longer listed as a collaborator, and the old owner lost access
     assert receiver_api.get(f"{ctl.url}/v1/apps/{name}/perms").json() == {"owner": receiver, "users": []}
-    assert_error(api.get(f"{ctl.url}/v1/apps/{name}"), 403)
+    assert_error(api.get(f"{ctl.url}/v1/apps/{name}"), 404)
     assert [a["id"] for a in receiver_api.get(f"{ctl.url}/v1/apps").json()["results"]] == [name]
     assert receiver_api.delete(f"{ctl.url}/v1/apps/{name}").status_code == 204

@@ -101,7 +101,7 @@ def test_collaborator_may_set_config_and_stranger_may_not(shared_controller):
     app = new_app(ctl, api)
     api.post(f"{ctl.url}/v1/apps/{app}/perms", json={"username": collaborator})
     assert set_config(ctl, collab_api, app, {"BY_COLLAB": "yes"}).status_code == 201
-    assert_error(set_config(ctl, stranger, app, {"BY_STRANGER": "yes"}), 403)
+    assert_error(set_config(ctl, stranger, app, {"BY_STRANGER": "yes"}), 404)
     assert_error(set_config(ctl, ctl.api(), app, {"ANON": "yes"}), 401)
     assert config_of(ctl, api, app) == {"BY_COLLAB": "yes"}
     assert releases(ctl, api, app)[-1]["owner"] == collaborator

@@ -13,7 +13,7 @@ def test_collaborators(controller):
     app = new_app(ctl, owner, "shared-app")
     url = f"{ctl.url}/v1/apps/{app}/perms"
 
-    assert_error(friend.get(f"{ctl.url}/v1/apps/{app}"), 403)
+    assert_error(friend.get(f"{ctl.url}/v1/apps/{app}"), 404)
     r = owner.post(url, json={"username": "friend"})
     assert r.status_code == 201, r.text
     assert r.json() == {"username": "friend", "app": app}
@@ -25,7 +25,7 @@ def test_collaborators(controller):
 
     # but only the owner (or an admin) may grant, revoke, destroy or transfer
     assert_error(friend.post(url, json={"username": "third"}), 403, "owner")
-    assert_error(third.post(url, json={"username": "third"}), 403)
+    assert_error(third.post(url, json={"username": "third"}), 404)
     assert_error(friend.delete(f"{url}/friend"), 403)
     assert_error(friend.post(f"{ctl.url}/v1/apps/{app}/transfer", json={"username": "friend"}), 403)
 
@@ -41,7 +41,7 @@ def test_collaborators(controller):
     assert admin.delete(f"{url}/third").status_code == 204
     assert owner.delete(f"{url}/friend").status_code == 204
     assert_error(owner.delete(f"{url}/friend"), 404, "not a collaborator")
-    assert_error(friend.get(f"{ctl.url}/v1/apps/{app}"), 403)
+    assert_error(friend.get(f"{ctl.url}/v1/apps/{app}"), 404)
     assert friend.get(f"{ctl.url}/v1/apps").json()["count"] == 0
 
 
@@ -65,7 +65,7 @@ def test_admin_grant_and_users_list(controller):
     assert all("password" not in key for u in users["results"] for key in u)
 
     bob_app = new_app(ctl, bob, "bobs-app")
-    assert_error(alice.get(f"{ctl.url}/v1/apps/{bob_app}"), 403)
+    assert_error(alice.get(f"{ctl.url}/v1/apps/{bob_app}"), 404)
     r = admin.post(f"{ctl.url}/v1/admin/perms", json={"username": "alice"})
     assert r.status_code == 201, r.text
     assert admin.get(f"{ctl.url}/v1/admin/perms").json() == {"users": ["alice", "boss"]}
@@ -76,6 +76,6 @@ def test_admin_grant_and_users_list(controller):
 
     assert_error(admin.delete(f"{ctl.url}/v1/admin/perms/boss"), 400, "your own")
     assert admin.delete(f"{ctl.url}/v1/admin/perms/alice").status_code == 204
-    assert_error(alice.get(f"{ctl.url}/v1/apps/{bob_app}"), 403)
+    assert_error(alice.get(f"{ctl.url}/v1/apps/{bob_app}"), 404)
     assert_error(alice.delete(f"{ctl.url}/v1/admin/perms/boss"), 403)
     assert admin.get(f"{ctl.url}/v1/admin/perms").json() == {"users": ["boss"]}

@@ -98,7 +98,7 @@ def test_sharing_domains_transfer_destroy(pg_controller, postgres_url):
     owner, api = new_user(ctl, "pgown")
     friend, friend_api = new_user(ctl, "pgfriend")
     app = new_app(ctl, api)
-    assert_error(friend_api.get(f"{ctl.url}/v1/apps/{app}"), 403)
+    assert_error(friend_api.get(f"{ctl.url}/v1/apps/{app}"), 404)
     assert api.post(f"{ctl.url}/v1/apps/{app}/perms", json={"username": friend}).status_code == 201
     assert set_config(ctl, friend_api, app, {"BY_FRIEND": "1"}).status_code == 201
     domain = f"{unique('d')}.example.com"
@@ -108,7 +108,7 @@ def test_sharing_domains_transfer_destroy(pg_controller, postgres_url):
 
     r = api.post(f"{ctl.url}/v1/apps/{app}/transfer", json={"username": friend})
     assert r.status_code == 200 and r.json()["owner"] == friend
-    assert_error(api.delete(f"{ctl.url}/v1/apps/{app}"), 403)
+    assert_error(api.delete(f"{ctl.url}/v1/apps/{app}"), 404)
     assert friend_api.delete(f"{ctl.url}/v1/apps/{app}").status_code == 204
     assert_error(friend_api.get(f"{ctl.url}/v1/apps/{app}"), 404)
     # nothing of the app is left behind in the database

@@ -39,7 +39,7 @@ def test_scale_validates_and_stores(shared_controller):
     ]:
         assert_error(api.post(url, json=body), 400, fragment)
     assert structure(ctl, api, app) == {"web": 1}
-    assert_error(stranger.post(url, json={"web": 2}), 403)
+    assert_error(stranger.post(url, json={"web": 2}), 404)
 
     r = api.post(url, json={"web": 3, "worker": "2"})
     assert r.status_code == 200, r.text

@@ -36,4 +36,4 @@ def test_bad_tags_refused_and_nothing_changes(shared_controller):
     assert api.get(url).json() == {"tags": {}}
     assert len(releases(ctl, api, app)) == 1
     _, stranger = new_user(ctl, "tagstranger")
-    assert_error(stranger.post(url, json={"values": {"zone": "a"}}), 403, "do not have access")
+    assert_error(stranger.post(url, json={"values": {"zone": "a"}}), 404, "not found")

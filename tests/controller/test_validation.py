@@ -110,8 +110,10 @@ def test_cpu_refuses(value):
 
 
 def test_username_and_process_type():
-    assert validation.username("Alice.B-c_1") == "Alice.B-c_1"
-    for bad in ("", "-alice", "al ice", "a" * 65, "al/ice", None):
+    assert validation.username("alice.b-c_1") == "alice.b-c_1"
+    assert validation.username("a" * 64) == "a" * 64
+    for bad in ("", "-alice", "al ice", "a" * 65, "al/ice", None, "Alice", "ALICE", "alice.", "alice-", "alice_",
+                "al..ice", ".alice", "al.-ice"):
         with pytest.raises(BadRequest, match="invalid username"):
             validation.username(bad)
     assert validation.process_type("web") == "web"
