@@ -1,4 +1,5 @@
-"""App images in the private registry: push, and keep only the last N per app.
+"""App images in the private registry: push (an app's build, or an image the platform pulled for
+the app), and keep only the last N per app.
 
 Which tags are newest is recorded in Redis (a list per app, newest first) when the builder
 pushes them; registry tags carry no order of their own. N is ``DEIS_BUILDER_KEEP_IMAGES``
@@ -32,15 +33,49 @@ def history_key(app: str) -> str:
     return f"deis:builder:images:{app}"
 
 
-def push_image(docker_client, repository: str, tag: str) -> None:
+def push_image(docker_client, repository: str, tag: str, auth: dict) -> str:
+    """Push ``repository:tag`` as the account ``auth``; return the manifest digest the registry stored
+    (what releases run: a tag can be moved, a digest cannot)."""
+    import docker.errors
+
+    digest = None
+    try:
+        for event in docker_client.images.push(repository, tag=tag, stream=True, decode=True, auth_config=auth):
+            if "error" in event:
+                raise RegistryError(f"pushing {repository}:{tag}: {event['error']}")
+            digest = (event.get("aux") or {}).get("Digest", digest)
+    except docker.errors.DockerException as exc:
+        raise RegistryError(f"pushing {repository}:{tag}: {exc}") from exc
+    if not digest:
+        raise RegistryError(f"pushing {repository}:{tag}: the engine reported no digest")
+    return digest
+
+
+def import_image(docker_client, source: str, repository: str, *, push_auth: dict, pull_auth: dict | None = None,
+                 local: bool = False) -> str:
+    """Make ``source`` an image of ``repository`` (an app's repository in the platform registry);
+    return its digest there.
+
+    ``source`` is pulled from its registry (as ``pull_auth``; None: anonymously), so that what runs is
+    what that registry serves, never an image that merely happens to be on this engine; ``local``: the
+    platform's own image (the stack), which is only on this engine.
+    """
     import docker.errors
 
     try:
-        for event in docker_client.images.push(repository, tag=tag, stream=True, decode=True):
-            if "error" in event:
-                raise RegistryError(f"pushing {repository}:{tag}: {event['error']}")
+        image = docker_client.images.get(source) if local else \
+            docker_client.images.pull(source, auth_config=pull_auth)
+        tag = "pulled-" + image.id.split(":")[-1][:12]
+        image.tag(repository, tag=tag)
+    except docker.errors.ImageNotFound as exc:
+        raise RegistryError(f"image {source} not found") from exc
     except docker.errors.DockerException as exc:
-        raise RegistryError(f"pushing {repository}:{tag}: {exc}") from exc
+        raise RegistryError(f"pulling {source}: {_explain(exc)}") from exc
+    return push_image(docker_client, repository, tag, push_auth)
+
+
+def _explain(exc) -> str:
+    return str(getattr(exc, "explanation", None) or exc)
 
 
 def tags_to_collect(history: list[str], keep: int) -> list[str]:

@@ -118,12 +118,12 @@ def build(request: dict, *, settings, redis, docker_client, registry, emit,
     else:
         emit("-----> No Procfile and no default process types: nothing will run until you add a Procfile")
     emit(f"-----> Pushing image {repository}:{sha[:7]} to the registry")
-    images.push_image(docker_client, repository, sha)
+    digest = images.push_image(docker_client, repository, sha, settings.registry_auth)
     removed = images.record_and_collect(redis, registry, docker_client, app, repository, sha, keep_images)
     if removed:
         log.info("collected old images of %s: %s", app, ", ".join(removed))
     emit(f"-----> Build complete in {time.monotonic() - started:.1f}s")
-    return {"image": f"{repository}:{sha}", "sha": sha, "kind": plan.kind, "procfile": types}
+    return {"image": f"{repository}@{digest}", "sha": sha, "kind": plan.kind, "procfile": types}
 
 
 def run_build(request: dict) -> dict:
@@ -139,7 +139,7 @@ def run_build(request: dict) -> dict:
     build_log = BuildLog(redis, log_key(request["build_id"]))
     docker_client = docker.DockerClient(base_url=settings.docker_host) if settings.docker_host \
         else docker.from_env()
-    registry = RegistryClient(requests.Session(), settings.registry)
+    registry = RegistryClient(requests.Session(), settings.registry, settings.registry_auth)
     used_containers = []  # removed once the user has the outcome: removal is not on their clock
     try:
         result = build(request, settings=settings, redis=redis, docker_client=docker_client,

@@ -123,7 +123,12 @@ def builds_list(app, as_json):
 @click.option("--procfile", "procfile_items", multiple=True, metavar="TYPE=COMMAND",
               help="a process type; repeat for several")
 def builds_create(image, app, procfile_items):
-    """Deploy an existing Docker image (a new release)."""
+    """Deploy a Docker image (a new release).
+
+    IMAGE is a full reference the platform pulls, registry host included
+    (registry.example.com/team/web:1.0, or ...@sha256:DIGEST), an image of another app you may
+    use (REGISTRY/APP:TAG), or the platform's stack image. The platform keeps its own copy in the
+    app's repository and runs it by digest. Local image IDs and short names are refused."""
     name, path = _app_path(app, "/builds")
     click.echo(f"Creating build... ", nl=False)
     result = api().post(path, {"image": image, "procfile": _pairs(procfile_items, "TYPE")})

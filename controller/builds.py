@@ -1,13 +1,26 @@
-"""Builds: an image plus its process types. Each new build makes a release."""
+"""Builds: an image plus its process types. Each new build makes a release.
+
+Images belong to apps. A build's image is one the builder built for the app, or one the platform
+pulled for it (``deis pull``): from a registry, by a full reference; from the platform registry,
+another app's image only if the caller may use that app; or the platform's stack image, which anyone
+may run. The platform pushes what it pulled into the app's own repository and records the digest it
+got: releases run ``<registry>/<app>@sha256:...``, never a tag that could move, never an image that
+only happens to be on the engine. (With ``DEIS_SCHEDULER=off`` releases are records only and the
+reference is recorded as given, after the same checks.)
+"""
 from __future__ import annotations
 
-from flask import Blueprint
+import requests
+from flask import Blueprint, current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from builder.errors import BuilderError
+from builder.images import import_image
+from builder.registry import RegistryClient
 from controller import deploys, releases, validation
-from controller.access import app_for_user, body, current_user, session
-from controller.errors import BadRequest
+from controller.access import app_for_user, body, can_use_app, current_user, find_app, session, settings
+from controller.errors import BadRequest, NotFound
 from controller.models import App, Build, Release, User
 
 bp = Blueprint("builds", __name__)
@@ -55,14 +68,86 @@ def list_builds(name):
     return {"count": len(results), "results": results}
 
 
+def platform_registries(s) -> set[str]:
+    """How image references name the platform's own registry."""
+    return {s.registry, f"localhost:{s.registry_port}"}
+
+
+def built_image(app: App, image) -> str:
+    """An image the builder reports for ``app``: in the app's own repository, by digest."""
+    ref = validation.image_reference(image)
+    if ref.path != app.name or not ref.digest:
+        raise BadRequest(f"image {image!r} is not a digest of app {app.name!r}'s repository")
+    return image
+
+
+def pulled_image(user: User, app: App, value) -> str:
+    """What ``deis pull value`` runs for ``app``: checked, pulled and pushed into the app's repository."""
+    s = settings()
+    deploying = s.scheduler != "off"
+    if value == s.stack_image:
+        return _import(app, value, local=True) if deploying else value
+    ref = validation.image_reference(value)
+    if ref.registry not in platform_registries(s):
+        return _import(app, str(ref), pull_auth=None) if deploying else str(ref)
+    # The platform's registry holds apps' images: another app's only for those who may use that app.
+    owner = ref.path.split("/")[0]
+    try:
+        source = find_app(owner)
+    except NotFound:
+        source = None
+    if source is None or source.name != ref.path or not can_use_app(user, source):
+        raise NotFound(f"image {value!r} not found")
+    if not deploying:
+        return str(ref)
+    if source.id != app.id:
+        return _import(app, str(ref), pull_auth=s.registry_auth)
+    registry = RegistryClient(requests.Session(), s.registry, s.registry_auth)
+    try:
+        digest = registry.digest(app.name, ref.digest or ref.tag)
+    except BuilderError as exc:
+        raise BadRequest(f"could not look up {value}: {exc}") from exc
+    if digest is None:
+        raise NotFound(f"image {value!r} not found")
+    return f"{s.registry}/{app.name}@{digest}"
+
+
+def _import(app: App, source: str, *, pull_auth: dict | None = None, local: bool = False) -> str:
+    s = settings()
+    repository = f"{s.registry}/{app.name}"
+    try:
+        digest = import_image(_docker(), source, repository, push_auth=s.registry_auth, pull_auth=pull_auth,
+                              local=local)
+    except BuilderError as exc:
+        raise BadRequest(f"could not pull {source}: {exc}") from exc
+    return f"{repository}@{digest}"
+
+
+def _docker():
+    """The engine the platform pulls and pushes with (this machine's), one client per process."""
+    client = current_app.extensions.get("deis_image_engine")
+    if client is None:
+        import docker
+
+        s = settings()
+        client = docker.DockerClient(base_url=s.docker_host) if s.docker_host else docker.from_env()
+        client = current_app.extensions.setdefault("deis_image_engine", client)
+    return client
+
+
 @bp.post("/apps/<name>/builds")
 def create_build(name):
-    """``deis pull <image>``: release an existing image, optionally with a Procfile mapping."""
+    """``deis pull <image>``: release an image the platform pulls for the app, optionally with a
+    Procfile mapping."""
     user = current_user()
     data = body()
     procfile = data.get("procfile") or {}
+    if procfile:
+        validation.procfile(procfile)  # refused before the pull, not after it
+    # Pulled before the app's lock is taken: a pull may take a while, other changes need not wait.
+    image = pulled_image(user, app_for_user(name), data.get("image"))
     app = app_for_user(name, lock=True)
     db = session()
-    build, release = record(db, app, user, image=data.get("image"), sha="", kind="image", procfile=procfile)
+    build, release = record(db, app, user, image=image, sha="", kind="image", procfile=procfile)
     db.commit()
     return {**build.to_dict(), "release": release.version, "deploy": deploys.deploy(app, release)}, 201

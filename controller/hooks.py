@@ -4,6 +4,7 @@
 - POST /v1/hooks/push  {"fingerprint", "app"}   -> may that user push to the app? (+ its config)
 - POST /v1/hooks/fetch {"fingerprint", "app"}   -> may that user fetch (git clone) the app's repository?
 - POST /v1/hooks/builds {"app", "user", "image", "sha", "kind", "procfile"} -> build + release
+  (``image``: ``<registry>/<app>@sha256:...``, the digest the builder pushed to the app's repository)
 """
 from __future__ import annotations
 
@@ -71,7 +72,8 @@ def register_build():
     if not isinstance(sha, str) or len(sha) > 64 or not all(c in "0123456789abcdef" for c in sha):
         raise BadRequest(f"invalid git sha {sha!r}")
     db = session()
-    build, release = builds.record(db, app, user, image=data.get("image"), sha=sha, kind=data.get("kind"),
+    image = builds.built_image(app, data.get("image"))
+    build, release = builds.record(db, app, user, image=image, sha=sha, kind=data.get("kind"),
                                    procfile=data.get("procfile") or {})
     db.commit()
     return {"build": build.to_dict(), "release": {"version": release.version, "summary": release.summary},

@@ -5,6 +5,7 @@ Names are full-matched and rejected, never rewritten (DESIGN.md, Style 6).
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from controller.errors import BadRequest
 
@@ -29,6 +30,7 @@ IMAGE = re.compile(
     r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[0-9a-f]{64})?"
 )
 MAX_CONFIG_VALUE = 64 * 1024
+IMAGE_ID = re.compile(r"(?:sha256:)?[0-9a-f]{1,64}")  # an image ID or a prefix of one
 
 
 def app_name(value) -> str:
@@ -89,6 +91,35 @@ def image(value) -> str:
     if not isinstance(value, str) or len(value) > 512 or not IMAGE.fullmatch(value):
         raise BadRequest(f"invalid image reference {value!r}")
     return value
+
+
+@dataclass(frozen=True)
+class ImageRef:
+    """A full image reference: ``registry/path`` plus a tag or a digest."""
+    registry: str
+    path: str
+    tag: str | None = None
+    digest: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.registry}/{self.path}" + (f"@{self.digest}" if self.digest else f":{self.tag}")
+
+
+def image_reference(value) -> ImageRef:
+    """An image a user may ask the platform to pull (``deis pull``): a full reference naming its
+    registry. Image IDs and their prefixes (which would pick any image on the shared engine) and
+    short names (which the engine would look up on a public registry) are refused."""
+    image(value)
+    if IMAGE_ID.fullmatch(value):
+        raise BadRequest(f"{value!r} looks like an image ID: local images are not accepted; pull by a full "
+                         "reference such as registry.example.com/team/web:1.0 or ...@sha256:<digest>")
+    first, slash, rest = value.partition("/")
+    if not slash or not ("." in first or ":" in first or first == "localhost"):
+        raise BadRequest(f"image {value!r} does not name its registry: use a full reference such as "
+                         f"registry.example.com/{value}")
+    rest, at, digest = rest.partition("@")
+    path, colon, tag = rest.partition(":")
+    return ImageRef(first, path, tag if colon else (None if at else "latest"), digest or None)
 
 
 def memory(value) -> str:

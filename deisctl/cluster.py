@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from deisctl.processes import read_pid, spawn, stop_pid, stop_pidfile
+from deisctl.settings import REGISTRY_HOST_USER
 from scheduler.ssh import platform_key
 
 log = logging.getLogger(__name__)
@@ -116,11 +117,17 @@ def up(home: Path, count: int, registry_port: int, subnet: str = DEFAULT_SUBNET,
 
 def _forward_registry(home: Path, gateway: str, port: int) -> None:
     """The registry listens on loopback only; the hosts reach it on the bridge address, which only
-    this machine's namespaces can see."""
+    this machine's namespaces can see, through a read-only front (nginx): hosts pull, never push."""
+    from builder.registry import render_front_config
+
     pidfile = Path(home) / "run" / "cluster-registry-forward.pid"
     if read_pid(pidfile) is not None:
         return
-    spawn(["socat", f"TCP-LISTEN:{port},bind={gateway},fork,reuseaddr", f"TCP:127.0.0.1:{port}"],
+    prefix = Path(home) / "cluster" / "registry-front"
+    (prefix / "tmp").mkdir(parents=True, exist_ok=True)
+    config = prefix / "nginx.conf"
+    config.write_text(render_front_config(f"{gateway}:{port}", port, REGISTRY_HOST_USER, prefix))
+    spawn(["nginx", "-p", str(prefix), "-e", str(prefix / "error.log"), "-c", str(config)],
           Path(home) / "logs" / "cluster-registry-forward.log", pidfile)
 
 

@@ -76,9 +76,9 @@ def _redis_prepare(s: Settings) -> None:
 
 
 def _registry_prepare(s: Settings) -> None:
-    from builder.registry import write_config
+    from builder.registry import platform_accounts, write_config
 
-    write_config(s.home, s.registry_port)
+    write_config(s.home, s.registry_port, platform_accounts(s))
 
 
 def _registry_argv(s: Settings) -> list[str]:

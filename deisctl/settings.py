@@ -12,7 +12,7 @@ Every component reads its settings through :func:`load`, so two platforms with d
 | DEIS_CONTROLLER_PORT | 8000 | controller REST API |
 | DEIS_BUILDER_PORT | 2222 | builder SSH server |
 | DEIS_ROUTER_PORT | 80 | nginx router |
-| DEIS_REGISTRY_PORT | 5000 | private Docker registry |
+| DEIS_REGISTRY_PORT | 5000 | private Docker registry (htpasswd auth; passwords generated once into $DEIS_HOME/registry-secret and registry-host-secret) |
 | DEIS_DOMAIN | deis.localhost | apps answer at ``<app>.<domain>`` |
 | DEIS_CONTROLLER_URL | http://127.0.0.1:$DEIS_CONTROLLER_PORT | how builder and workers reach the API |
 | DEIS_BUILDER_SECRET | generated once into $DEIS_HOME/builder-secret | authenticates builder hooks |
@@ -45,6 +45,10 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
+
+
+REGISTRY_USER = "deis"  # the registry account of the builder and controller (push and pull)
+REGISTRY_HOST_USER = "deis-host"  # the hosts' registry account (pull only: see builder.registry)
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,17 @@ class Settings:
         if env:
             return env
         return read_or_create_secret(self.home / "builder-secret")
+
+    @property
+    def registry_auth(self) -> dict[str, str]:
+        """The builder's and controller's registry account (push and pull), generated on first use."""
+        return {"username": REGISTRY_USER, "password": read_or_create_secret(self.home / "registry-secret")}
+
+    @property
+    def registry_host_auth(self) -> dict[str, str]:
+        """The hosts' registry account: it pulls only (see :mod:`builder.registry`)."""
+        return {"username": REGISTRY_HOST_USER,
+                "password": read_or_create_secret(self.home / "registry-host-secret")}
 
     @property
     def redis_password(self) -> str:

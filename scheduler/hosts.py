@@ -34,7 +34,7 @@ class Host:
 
     def __init__(self, name: str, client, address: str = "127.0.0.1", platform: str = "deis",
                  via_bridge: bool = False, *, networks: AddressPool = AddressPool(),
-                 ports: tuple[int, int] = PUBLISHED_PORTS):
+                 ports: tuple[int, int] = PUBLISHED_PORTS, registry_auth: dict | None = None):
         """Web ports are published on ``address``, at a port of the ``ports`` range. ``via_bridge``: the
         engine runs on this machine, so the router and health checks reach its web containers at their
         bridge address instead, one proxy hop (the engine's userland port proxy) shorter. Each app's
@@ -45,6 +45,7 @@ class Host:
         self.platform = platform
         self.via_bridge = via_bridge
         self.networks = AppNetworks(client, platform, networks, name)
+        self.registry_auth = registry_auth  # the platform registry's pull-only account ({"username", "password"})
         self.ports = ports
 
     def __repr__(self) -> str:
@@ -124,9 +125,9 @@ class Host:
             raise HostError(self.name, f"removing the network of {app}", _explain(exc)) from exc
 
     def pull(self, image: str) -> None:
-        repository, _, tag = image.rpartition(":") if ":" in image.rsplit("/", 1)[-1] else (image, "", "latest")
+        """Fetch ``image`` (``repo:tag`` or ``repo@sha256:...``) as the hosts' registry account."""
         log.info("%s: pulling %s", self.name, image)
-        self.client.images.pull(repository, tag=tag)
+        self.client.images.pull(image, auth_config=self.registry_auth)
 
     def containers(self, app: str | None = None) -> list[Container]:
         """All containers (running or not) of the platform, or of one app. The listing describes

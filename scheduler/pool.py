@@ -45,8 +45,9 @@ class HostPool:
     def __init__(self, records: Callable[[], Sequence[HostRecord]], connect: Callable[[HostRecord], object],
                  platform: str, state_dir: Path | str, *, down_after: float = 5.0, probe_timeout: float = 4.0,
                  local_via_bridge: bool = False, networks: AddressPool = AddressPool(),
-                 ports: tuple[int, int] = PUBLISHED_PORTS):
+                 ports: tuple[int, int] = PUBLISHED_PORTS, registry_auth: dict | None = None):
         self.records = records
+        self.registry_auth = registry_auth  # see Host.pull
         self.networks = networks  # see Host: app subnets and published ports, the same on every host
         self.ports = ports
         self.local_via_bridge = local_via_bridge  # see Host: for this machine's engine (url None) only
@@ -70,7 +71,8 @@ class HostPool:
                     via_bridge = self.local_via_bridge and record.url is None
                     self._hosts[record.name] = (record, Host(record.name, _Lazy(self.connect, record),
                                                              record.address, self.platform, via_bridge,
-                                                             networks=self.networks, ports=self.ports))
+                                                             networks=self.networks, ports=self.ports,
+                                                             registry_auth=self.registry_auth))
             for name in set(self._hosts) - {r.name for r in records}:
                 del self._hosts[name]
             return {name: host for name, (_, host) in self._hosts.items()}

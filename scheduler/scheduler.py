@@ -93,10 +93,12 @@ class Scheduler:
         via_bridge = settings.local_upstreams == "bridge"
         networks, ports = AddressPool.from_settings(settings), settings.published_ports
         if host_records is None:
-            hosts = [Host("local", docker_client, "127.0.0.1", platform, via_bridge, networks=networks, ports=ports)]
+            hosts = [Host("local", docker_client, "127.0.0.1", platform, via_bridge, networks=networks, ports=ports,
+                          registry_auth=settings.registry_host_auth)]
         else:
             hosts = HostPool(host_records, connector(settings, docker_client), platform, state_dir,
-                             local_via_bridge=via_bridge, networks=networks, ports=ports)
+                             local_via_bridge=via_bridge, networks=networks, ports=ports,
+                             registry_auth=settings.registry_host_auth)
         kwargs.setdefault("hardening", Hardening.from_settings(settings))
         return cls(hosts, router or Router.from_settings(settings), state_dir, settings.domain, **kwargs)
 

@@ -98,7 +98,9 @@ class SwarmScheduler:
 
     def __init__(self, client, router, state_dir: Path | str, domain: str, platform: str, *,
                  deploy_timeout: float = 180.0, drain_seconds: float = 2.0, poll: float = 0.25,
-                 hardening: Hardening = DEFAULT_HARDENING):
+                 hardening: Hardening = DEFAULT_HARDENING, registry: str | None = None,
+                 registry_auth: dict | None = None):
+        """``registry_auth``: the account the swarm's nodes pull ``registry``'s images with."""
         self.client = client
         self.router = router
         self.state = SchedulerState(state_dir)
@@ -108,13 +110,17 @@ class SwarmScheduler:
         self.drain_seconds = drain_seconds
         self.poll = poll
         self.hardening = hardening
-        self.manager = Host("swarm", client, "127.0.0.1", platform=platform)  # for one-off containers
+        self.registry, self.registry_auth, self._logged_in = registry, registry_auth, False
+        self.manager = Host("swarm", client, "127.0.0.1", platform=platform,  # for one-off containers
+                            registry_auth=registry_auth)
 
     @classmethod
     def from_settings(cls, settings, client, router=None, **kwargs) -> "SwarmScheduler":
         from router import Router
 
         kwargs.setdefault("hardening", Hardening.from_settings(settings))
+        kwargs.setdefault("registry", settings.registry)
+        kwargs.setdefault("registry_auth", settings.registry_host_auth)
         return cls(client, router or Router.from_settings(settings), Path(settings.home) / "scheduler",
                    settings.domain, platform_id(settings.home), **kwargs)
 
@@ -154,8 +160,20 @@ class SwarmScheduler:
             self.state.forget(app)
         return removed
 
+    def _log_in(self) -> None:
+        """The SDK sends a service's nodes the credentials of the client's login for the image's registry
+        (``X-Registry-Auth``): once per scheduler, before the first service change."""
+        if self.registry_auth is None or self._logged_in:
+            return
+        try:
+            self.client.login(registry=self.registry, **self.registry_auth)
+        except (docker.errors.DockerException, requests.RequestException) as exc:
+            raise HostError("swarm", f"logging in to the registry {self.registry}", str(exc)) from exc
+        self._logged_in = True
+
     def _converge(self, spec: ReleaseSpec, progress: Progress, force: set[str] = frozenset()) -> DeployResult:
         start = time.monotonic()
+        self._log_in()
         services = self._services(spec.app)
         wanted = {t for t, n in spec.scale.items() if n > 0} | set(services)
         changed = []

@@ -41,6 +41,14 @@ class Platform:
     builder_port: int
     registry: str
     workdir: Path
+    registry_auth: dict  # the platform's registry account
+
+    def registry_client(self):
+        import requests
+
+        from builder.registry import RegistryClient
+
+        return RegistryClient(requests.Session(), self.registry, self.registry_auth)
 
     def new_user(self, name: str | None = None):
         """Register a user with a fresh ed25519 key added to the controller; return (name, token, key path)."""
@@ -169,7 +177,8 @@ def platform(shared_controller, redis_url, docker_client, tmp_path_factory):
         procs.append(server)
         wait_for(lambda: port_answers(builder_port), 30, "builder", process=server)
         yield Platform(controller=shared_controller, env=env, home=home, builder_port=builder_port,
-                       registry=settings.registry, workdir=tmp_path_factory.mktemp("builder-work"))
+                       registry=settings.registry, workdir=tmp_path_factory.mktemp("builder-work"),
+                       registry_auth=settings.registry_auth)
     finally:
         for proc in reversed(procs):
             stop_pid(proc.pid)

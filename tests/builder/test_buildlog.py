@@ -5,7 +5,7 @@ from redis import Redis
 
 from builder.buildlog import BuildLog, follow, iter_lines
 from builder.images import tags_to_collect
-from builder.registry import render_config
+from builder.registry import render_config, render_htpasswd
 
 
 def test_iter_lines_joins_chunks_and_splits_carriage_returns():
@@ -19,10 +19,20 @@ def test_tags_to_collect_keeps_the_newest():
     assert tags_to_collect(["a"], 5) == []
 
 
-def test_registry_config_is_loopback_with_deletes(tmp_path):
-    config = render_config(tmp_path, 5123)
+def test_registry_config_is_loopback_with_deletes_and_authentication(tmp_path):
+    config = render_config(tmp_path, 5123, tmp_path / "htpasswd")
     assert "addr: 127.0.0.1:5123" in config
     assert "delete:\n    enabled: true" in config
+    assert f"htpasswd:\n    realm: deis-registry\n    path: {tmp_path / 'htpasswd'}" in config
+
+
+def test_htpasswd_is_bcrypt():
+    import bcrypt
+
+    line = render_htpasswd([{"username": "deis", "password": "s3cret"}]).strip()
+    user, hashed = line.split(":", 1)
+    assert user == "deis" and hashed.startswith("$2b$05$")
+    assert bcrypt.checkpw(b"s3cret", hashed.encode()) and not bcrypt.checkpw(b"wrong", hashed.encode())
 
 
 @pytest.fixture

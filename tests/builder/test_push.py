@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 import requests
 
-from builder.registry import RegistryClient
 from tests.builder.conftest import commit, git
 from tests.gitserve import bridge_gateway, dumb_http_git
 
@@ -51,7 +50,11 @@ def test_python_app_builds_releases_and_rebuilds_warm(platform, owner):
     assert platform.repo_ref(app) == sha
     assert versions(platform, token, app) == [1, 2]
     image = f"{platform.registry}/{app}:{sha}"
-    assert sha in RegistryClient(requests.Session(), platform.registry).tags(app)
+    assert sha in platform.registry_client().tags(app)
+    # The release runs the digest the builder pushed, not the tag (which could be moved).
+    digest = platform.registry_client().digest(app, sha)
+    latest = max(platform.releases(token, app), key=lambda r: r["version"])
+    assert digest.startswith("sha256:") and latest["image"] == f"{platform.registry}/{app}@{digest}"
     # The image runs a Procfile command through /runner/init with the slug's virtualenv on PATH.
     assert docker_run(image, "python -c 'import flask, gunicorn; print(\"deps-ok\", flask.__name__)'") \
         .strip().endswith("deps-ok flask")

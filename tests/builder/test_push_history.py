@@ -2,10 +2,8 @@
 from __future__ import annotations
 
 import pytest
-import requests
 
 from builder.images import history_key
-from builder.registry import RegistryClient
 from tests.builder.conftest import KEEP_IMAGES, commit, git
 
 pytestmark = pytest.mark.slow
@@ -32,7 +30,7 @@ def test_failed_rebuild_leaves_ref_and_releases_untouched(platform, owner):
     assert "[remote rejected] master -> master (build failed)" in result.output
     assert platform.repo_ref(app) == good
     assert platform.releases_versions(token, app) == [1, 2]
-    assert RegistryClient(requests.Session(), platform.registry).tags(app) == [good]
+    assert platform.registry_client().tags(app) == [good]
 
 
 def test_force_push_is_accepted(platform, owner):
@@ -73,7 +71,7 @@ def test_old_images_are_garbage_collected(platform, owner, docker_client, redis_
         shas.append(git(work, "rev-parse", "HEAD"))
     kept, collected = shas[-KEEP_IMAGES:], shas[:-KEEP_IMAGES]
     repository = f"{platform.registry}/{app}"
-    assert RegistryClient(requests.Session(), platform.registry).tags(app) == sorted(kept)
+    assert platform.registry_client().tags(app) == sorted(kept)
     for sha in collected:
         with pytest.raises(docker.errors.ImageNotFound):
             docker_client.images.get(f"{repository}:{sha}")

@@ -38,7 +38,7 @@ def test_help_lists_commands_and_refuses_unknown(user: DeisCLI):
 
 def test_json_outputs_parse(user: DeisCLI):
     app = user.create_app()
-    user.ok("pull", "example/web:1", "-a", app)
+    user.ok("pull", "registry.example.com/web:1", "-a", app)
     for command in JSON_COMMANDS:
         result = user.run(command, *([] if command in ("keys:list", "whoami", "apps:list") else ["-a", app]),
                           "--json")

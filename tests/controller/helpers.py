@@ -24,7 +24,7 @@ def new_app(ctl, api: requests.Session, name: str | None = None) -> str:
     return name
 
 
-def pull(ctl, api: requests.Session, app: str, image: str = "example/web:1", procfile: dict | None = None):
+def pull(ctl, api: requests.Session, app: str, image: str = "registry.example.com/web:1", procfile: dict | None = None):
     body = {"image": image} | ({"procfile": procfile} if procfile is not None else {})
     r = api.post(f"{ctl.url}/v1/apps/{app}/builds", json=body)
     assert r.status_code == 201, r.text

@@ -74,7 +74,7 @@ def test_mixed_concurrent_changes_keep_versions_gapless(any_db_controller):
     ctl = any_db_controller
     _, api = new_user(ctl, "mixed")
     app = new_app(ctl, api)
-    pull(ctl, api, app, "example/web:0", procfile={"web": "serve"})  # v2, so rollbacks have a build
+    pull(ctl, api, app, "registry.example.com/web:0", procfile={"web": "serve"})  # v2, so rollbacks have a build
     token = api.headers["Authorization"].split()[1]
 
     def change(i):
@@ -82,7 +82,7 @@ def test_mixed_concurrent_changes_keep_versions_gapless(any_db_controller):
         base = f"{ctl.url}/v1/apps/{app}"
         kind = i % 4
         if kind == 0:
-            r = session.post(f"{base}/builds", json={"image": f"example/web:{i}", "procfile": {"web": "serve"}})
+            r = session.post(f"{base}/builds", json={"image": f"registry.example.com/web:{i}", "procfile": {"web": "serve"}})
         elif kind == 1:
             r = session.post(f"{base}/config", json={"values": {f"C{i}": str(i)}})
         elif kind == 2:
@@ -99,7 +99,7 @@ def test_mixed_concurrent_changes_keep_versions_gapless(any_db_controller):
     infos = [api.get(f"{ctl.url}/v1/apps/{app}/releases/v{v}").json() for v in range(2, 15)]
     for prev, rel in zip(infos, infos[1:]):
         if rel["summary"] == "rolled back to v2":
-            assert (rel["image"], rel["config_values"]) == ("example/web:0", {})
+            assert (rel["image"], rel["config_values"]) == ("registry.example.com/web:0", {})
         elif rel["summary"].startswith("added "):
             key = rel["summary"].removeprefix("added ")
             assert rel["config_values"] == prev["config_values"] | {key: key[1:]}

@@ -15,7 +15,7 @@ def setup(shared_controller):
     _, admin = new_user(ctl, "admin")
     name, api = new_user(ctl, "errs")
     app = new_app(ctl, api)
-    pull(ctl, api, app, "example/web:1", procfile={"web": "serve"})
+    pull(ctl, api, app, "registry.example.com/web:1", procfile={"web": "serve"})
     return ctl, name, api, app, admin
 
 

@@ -29,7 +29,7 @@ def test_hooks(shared_controller, key_line):
     fingerprint = api.post(f"{ctl.url}/v1/keys", json={"public": key_line}).json()["fingerprint"]
     app = new_app(ctl, api)
     set_config(ctl, api, app, {"SECRET_SAUCE": "a=b\nc"})
-    build = {"app": app, "user": pusher, "image": f"127.0.0.1:5000/{app}:git-abc1234",
+    build = {"app": app, "user": pusher, "image": f"127.0.0.1:5000/{app}@sha256:{'c' * 64}",
              "sha": "abc1234def5678", "kind": "buildpack", "procfile": {"web": "python app.py"}}
 
     # the secret: missing, wrong, or a user token instead of it
@@ -83,5 +83,9 @@ def test_hooks(shared_controller, key_line):
     assert_error(hook(ctl, "builds", {**build, "sha": "not-hex!"}), 400, "invalid git sha")
     assert_error(hook(ctl, "builds", {**build, "kind": "magic"}), 400, "invalid build kind")
     assert_error(hook(ctl, "builds", {**build, "image": "Not An Image"}), 400, "invalid image")
+    # the builder reports the digest it pushed to the app's own repository, nothing else
+    for image in (f"127.0.0.1:5000/{app}:git-abc1234", f"127.0.0.1:5000/{other_app}@sha256:{'c' * 64}",
+                  f"127.0.0.1:5000/{app}/x@sha256:{'c' * 64}", "c1", f"sha256:{'c' * 64}"):
+        assert_error(hook(ctl, "builds", {**build, "image": image}), 400)
     assert_error(hook(ctl, "builds", {**build, "procfile": {"Web": "x"}}), 400, "invalid process type")
     assert len(releases(ctl, api, app)) == 3

@@ -67,9 +67,9 @@ def test_apps_config_releases_rollback_scale(pg_controller):
     assert set_config(ctl, api, app, VALUES).status_code == 201                           # v2
     assert api.get(f"{ctl.url}/v1/apps/{app}/config").json()["values"] == VALUES
     assert_error(set_config(ctl, api, app, {"1BAD": "x"}), 400, "invalid config key")
-    pull(ctl, api, app, "example/web:1", procfile={"web": "serve", "worker": "work"})   # v3
+    pull(ctl, api, app, "registry.example.com/web:1", procfile={"web": "serve", "worker": "work"})   # v3
     assert set_config(ctl, api, app, {"MULTI": None, "NEW": "1"}).status_code == 201      # v4
-    pull(ctl, api, app, "example/web:2", procfile={"web": "serve"})                     # v5
+    pull(ctl, api, app, "registry.example.com/web:2", procfile={"web": "serve"})                     # v5
 
     r = api.post(f"{ctl.url}/v1/apps/{app}/releases/rollback", json={})                  # v6 = v4
     assert r.status_code == 201 and r.json()["version"] == 6 and r.json()["summary"] == "rolled back to v4"
@@ -78,10 +78,10 @@ def test_apps_config_releases_rollback_scale(pg_controller):
     rels = releases(ctl, api, app)
     assert [r["version"] for r in rels] == [1, 2, 3, 4, 5, 6]
     assert [r["summary"] for r in rels][1:] == [
-        "added " + ", ".join(sorted(VALUES)), "deployed example/web:1", "added NEW, removed MULTI",
-        "deployed example/web:2", "rolled back to v4"]
+        "added " + ", ".join(sorted(VALUES)), "deployed registry.example.com/web:1", "added NEW, removed MULTI",
+        "deployed registry.example.com/web:2", "rolled back to v4"]
     v6 = api.get(f"{ctl.url}/v1/apps/{app}/releases/v6").json()
-    assert v6["image"] == "example/web:1"
+    assert v6["image"] == "registry.example.com/web:1"
     assert v6["config_values"] == {k: v for k, v in VALUES.items() if k != "MULTI"} | {"NEW": "1"}
 
     r = api.post(f"{ctl.url}/v1/apps/{app}/scale", json={"web": 3, "worker": "2"})

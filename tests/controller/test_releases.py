@@ -8,21 +8,21 @@ def test_pull_image_creates_build_and_release(shared_controller):
     ctl = shared_controller
     owner, api = new_user(ctl, "builder")
     app = new_app(ctl, api)
-    result = pull(ctl, api, app, "127.0.0.1:5000/team/web:1.0")
+    result = pull(ctl, api, app, "registry.example.com:5000/team/web:1.0")
     assert result["release"] == 2 and result["kind"] == "image"
-    assert result["image"] == "127.0.0.1:5000/team/web:1.0"
+    assert result["image"] == "registry.example.com:5000/team/web:1.0"
     assert result["procfile"] == {"cmd": ""}  # an image without a Procfile runs its CMD
     rel = releases(ctl, api, app)[-1]
-    assert rel["summary"] == "deployed 127.0.0.1:5000/team/web:1.0"
-    assert rel["image"] == "127.0.0.1:5000/team/web:1.0" and rel["owner"] == owner
+    assert rel["summary"] == "deployed registry.example.com:5000/team/web:1.0"
+    assert rel["image"] == "registry.example.com:5000/team/web:1.0" and rel["owner"] == owner
     assert api.get(f"{ctl.url}/v1/apps/{app}").json()["structure"] == {"cmd": 1}
 
-    result = pull(ctl, api, app, "example/web:2", procfile={"web": "gunicorn app", "worker": "rq worker"})
+    result = pull(ctl, api, app, "registry.example.com/web:2", procfile={"web": "gunicorn app", "worker": "rq worker"})
     assert result["release"] == 3 and result["procfile"] == {"web": "gunicorn app", "worker": "rq worker"}
     assert api.get(f"{ctl.url}/v1/apps/{app}").json()["structure"] == {"web": 1}
     builds = api.get(f"{ctl.url}/v1/apps/{app}/builds").json()
     assert builds["count"] == 2
-    assert [b["image"] for b in builds["results"]] == ["example/web:2", "127.0.0.1:5000/team/web:1.0"]
+    assert [b["image"] for b in builds["results"]] == ["registry.example.com/web:2", "registry.example.com:5000/team/web:1.0"]
 
 
 def test_bad_builds_refused(shared_controller):
@@ -50,7 +50,7 @@ def test_each_change_makes_exactly_one_release(shared_controller):
     _, api = new_user(ctl, "onerel")
     app = new_app(ctl, api)
     assert versions(ctl, api, app) == [1]
-    pull(ctl, api, app, "example/a:1")
+    pull(ctl, api, app, "registry.example.com/a:1")
     assert versions(ctl, api, app) == [1, 2]
     set_config(ctl, api, app, {"A": "1"})
     assert versions(ctl, api, app) == [1, 2, 3]
@@ -70,23 +70,23 @@ def test_rollback_default_and_specific(shared_controller):
     ctl = shared_controller
     _, api = new_user(ctl, "rollback")
     app = new_app(ctl, api)
-    pull(ctl, api, app, "example/web:1")            # v2
+    pull(ctl, api, app, "registry.example.com/web:1")            # v2
     set_config(ctl, api, app, {"COLOR": "red"})      # v3
-    pull(ctl, api, app, "example/web:2")             # v4
+    pull(ctl, api, app, "registry.example.com/web:2")             # v4
     set_config(ctl, api, app, {"COLOR": "blue"})     # v5
 
     r = api.post(f"{ctl.url}/v1/apps/{app}/releases/rollback")  # no body: the previous release (v4)
     assert r.status_code == 201, r.text
     assert r.json()["version"] == 6 and r.json()["summary"] == "rolled back to v4"
     v6 = api.get(f"{ctl.url}/v1/apps/{app}/releases/6").json()
-    assert v6["image"] == "example/web:2" and v6["config_values"] == {"COLOR": "red"}
+    assert v6["image"] == "registry.example.com/web:2" and v6["config_values"] == {"COLOR": "red"}
     assert api.get(f"{ctl.url}/v1/apps/{app}/config").json()["values"] == {"COLOR": "red"}
 
     r = api.post(f"{ctl.url}/v1/apps/{app}/releases/rollback", json={"version": "v2"})
     assert r.status_code == 201, r.text
     v7 = api.get(f"{ctl.url}/v1/apps/{app}/releases/v7").json()
     assert v7["summary"] == "rolled back to v2"
-    assert v7["image"] == "example/web:1" and v7["config_values"] == {}
+    assert v7["image"] == "registry.example.com/web:1" and v7["config_values"] == {}
     assert v7["build"]["uuid"] == api.get(f"{ctl.url}/v1/apps/{app}/releases/v2").json()["build"]["uuid"]
 
     r = api.post(f"{ctl.url}/v1/apps/{app}/releases/rollback", json={"version": 3})
@@ -104,7 +104,7 @@ def test_rollback_refusals(shared_controller):
     set_config(ctl, api, app, {"A": "1"})  # v2: still no build
     assert_error(api.post(url), 409, "cannot roll back to v1", "no build")
     assert_error(api.post(url, json={"version": "v2"}), 409, "cannot roll back to v2", "no build")
-    pull(ctl, api, app, "example/web:1")  # v3
+    pull(ctl, api, app, "registry.example.com/web:1")  # v3
     assert_error(api.post(url, json={"version": "v1"}), 409, "no build")
     for bad in ("v0", "0", "-1", "abc", "v1.5", "", True, [2]):
         assert_error(api.post(url, json={"version": bad}), 400, "invalid release version")

@@ -21,7 +21,7 @@ def test_scale_validates_and_stores(shared_controller):
     _, api = new_user(ctl, "scale")
     _, stranger = new_user(ctl, "scalestr")
     app = new_app(ctl, api)
-    pull(ctl, api, app, "example/web:1", procfile={"web": "serve", "worker": "work"})
+    pull(ctl, api, app, "registry.example.com/web:1", procfile={"web": "serve", "worker": "work"})
     url = f"{ctl.url}/v1/apps/{app}/scale"
     assert structure(ctl, api, app) == {"web": 1}
     for body, fragment in [
@@ -50,6 +50,6 @@ def test_scale_validates_and_stores(shared_controller):
     assert versions(ctl, api, app) == [1, 2]  # scaling is not a release
 
     # a new build keeps the counts of the types it still has
-    pull(ctl, api, app, "example/web:2", procfile={"web": "serve2"})
+    pull(ctl, api, app, "registry.example.com/web:2", procfile={"web": "serve2"})
     assert structure(ctl, api, app) == {"web": 3}
     assert_error(api.post(url, json={"worker": 1}), 400, "this build has: web")

@@ -58,9 +58,10 @@ def test_cluster_up_reaches_each_engine_over_ssh_and_down_removes_everything(tmp
     # No controller answers on this free port: a platform the user runs here is never touched.
     env = {**os.environ, "DEIS_HOME": str(home), "DEIS_CLUSTER_SUBNET": "10.213.9.0/24",
            "DEIS_REGISTRY_PORT": str(free_port()), "DEIS_CONTROLLER_PORT": str(free_port())}
-    registry = start_registry(load(env))
+    settings = load(env)
+    registry = start_registry(settings)
     image = tiny_image(docker_client, tmp_path, f"127.0.0.1:{env['DEIS_REGISTRY_PORT']}/tiny-{os.getpid()}:1")
-    for line in docker_client.api.push(image, stream=True, decode=True):
+    for line in docker_client.api.push(image, stream=True, decode=True, auth_config=settings.registry_auth):
         assert "error" not in line, line
     try:
         up = subprocess.run([*DEISCTL, "cluster", "up", "--hosts", "2"], env=env, capture_output=True, text=True,
@@ -77,10 +78,26 @@ def test_cluster_up_reaches_each_engine_over_ssh_and_down_removes_everything(tmp
         (tmp_path / "empty_known_hosts").write_text("")
         with pytest.raises(HostError, match="SSH key is not pinned"):
             docker_over_ssh("ssh://root@10.213.9.12", home / "ssh" / "id_ed25519", tmp_path / "empty_known_hosts")
-        # Hosts pull from the platform's registry under the image's own name (forwarded loopback port).
-        pulled = ssh(home, "10.213.9.11", f"docker pull -q {image} && docker image inspect -f '{{{{.Id}}}}' {image}")
-        assert pulled.returncode == 0, pulled.stdout + pulled.stderr
-        assert pulled.stdout.split()[-1] == docker_client.images.get(image).id
+        # Hosts pull from the platform's registry under the image's own name (forwarded loopback port),
+        # with the hosts' account; without credentials the registry refuses.
+        pulled = ssh(home, "10.213.9.11", f"docker pull -q {image}")
+        assert pulled.returncode != 0 and "no basic auth credentials" in pulled.stderr, pulled.stderr
+        engine.images.pull(image, auth_config=settings.registry_host_auth)
+        assert engine.images.get(image).id == docker_client.images.get(image).id
+        # Read-only for hosts: through the front, no push, no delete, and not as the platform's account.
+        front = f"http://127.0.0.1:{env['DEIS_REGISTRY_PORT']}/v2"
+        host_user = ":".join(settings.registry_host_auth.values())
+        platform_user = ":".join(settings.registry_auth.values())
+        netns = f"--net=/run/netns/deis-{cluster.cluster_id(home)}-h1"
+        for user, method, path, expected in (
+                (None, "GET", "/_catalog", "401"), (host_user, "GET", "/_catalog", "200"),
+                (host_user, "POST", f"/tiny-{os.getpid()}/blobs/uploads/", "403"),
+                (host_user, "DELETE", f"/tiny-{os.getpid()}/manifests/sha256:{'0' * 64}", "403"),
+                (platform_user, "GET", "/_catalog", "403")):
+            auth = ["-u", user] if user else []
+            code = subprocess.run(["nsenter", netns, "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
+                                   "-X", method, *auth, front + path], capture_output=True, text=True).stdout
+            assert code == expected, (method, path, user == host_user, code)
         # Key-only: a key the host does not know is refused.
         stranger = tmp_path / "stranger"
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(stranger)], check=True)
@@ -95,7 +112,8 @@ def test_cluster_up_reaches_each_engine_over_ssh_and_down_removes_everything(tmp
         docker_client.images.remove(image)
     assert down.returncode == 0 and "removed h1, h2" in down.stdout, down.stdout + down.stderr
     port = env["DEIS_REGISTRY_PORT"]
-    leftovers = subprocess.run(["pgrep", "-f", f"socat TCP-LISTEN:{port},"], capture_output=True, text=True).stdout
+    leftovers = subprocess.run(["pgrep", "-f", f"socat TCP-LISTEN:{port},|nginx -p {home}"], capture_output=True,
+                               text=True).stdout
     assert leftovers == "", "registry forwarders left running"
     netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
     assert cluster.cluster_id(home) not in netns

@@ -30,14 +30,16 @@ def swarm(tmp_path_factory, docker_client, echo_image):
     docker_client.images.get(echo_image).tag(image)
     router = Router(home / "router", free_port(), "127.0.0.1", worker_processes=1)
     try:
-        for line in docker_client.api.push(image, stream=True, decode=True):
+        for line in docker_client.api.push(image, stream=True, decode=True, auth_config=settings.registry_auth):
             assert "error" not in line, line
         host = cluster.up(home, 1, settings.registry_port, "10.213.40.0/24")[0]
         client = docker.DockerClient(base_url=f"unix://{host.run}/docker.sock")
         ensure_swarm(client, host.address)
         router.start()
+        # the swarm's nodes pull with the hosts' (read-only) account, as the platform's would
         yield SwarmScheduler(client, router, home / "state", DOMAIN, "deis-test-swarm", deploy_timeout=120,
-                             drain_seconds=1), image
+                             drain_seconds=1, registry=settings.registry,
+                             registry_auth=settings.registry_host_auth), image
     finally:
         router.stop()
         cluster.down(home)

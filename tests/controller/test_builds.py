@@ -1,0 +1,56 @@
+"""``deis pull``: which images a user may release (images belong to apps). The controller runs with
+``DEIS_SCHEDULER=off`` here, so nothing is pulled; tests/e2e/test_image_isolation.py pulls for real."""
+from __future__ import annotations
+
+import pytest
+
+from controller.errors import BadRequest
+from controller.validation import image_reference
+from tests.controller.helpers import assert_error, new_app, new_user, pull
+
+REGISTRY = "127.0.0.1:5000"  # the test controller's platform registry (DEIS_REGISTRY_PORT's default)
+
+
+@pytest.mark.parametrize("value", ["c1", "cafe", "0123456789ab", "sha256:" + "a" * 64, "sha256:a1b2"])
+def test_image_ids_and_prefixes_are_refused(value):
+    with pytest.raises(BadRequest, match="image ID"):
+        image_reference(value)
+
+
+@pytest.mark.parametrize("value", ["nginx", "nginx:1.25", "library/nginx:latest", "team/web@sha256:" + "a" * 64])
+def test_short_names_are_refused(value):
+    with pytest.raises(BadRequest, match="does not name its registry"):
+        image_reference(value)
+
+
+def test_full_references_parse():
+    ref = image_reference("registry.example.com:5000/team/web:1.0")
+    assert (ref.registry, ref.path, ref.tag, ref.digest) == ("registry.example.com:5000", "team/web", "1.0", None)
+    digest = "sha256:" + "b" * 64
+    ref = image_reference(f"localhost/web:1@{digest}")
+    assert (ref.registry, ref.path, ref.digest, str(ref)) == ("localhost", "web", digest, f"localhost/web@{digest}")
+    assert str(image_reference("ghcr.io/org/app")) == "ghcr.io/org/app:latest"
+
+
+def test_another_apps_image_in_the_platform_registry_is_not_found(shared_controller):
+    ctl = shared_controller
+    _, alice = new_user(ctl, "alice")
+    bob_name, bob = new_user(ctl, "bob")
+    alice_app, bob_app = new_app(ctl, alice), new_app(ctl, bob)
+    for image in (f"{REGISTRY}/{alice_app}:abc", f"{REGISTRY}/{alice_app}@sha256:{'d' * 64}",
+                  f"localhost:5000/{alice_app}:abc", f"{REGISTRY}/{alice_app}/x:1", f"{REGISTRY}/no-such-app:1"):
+        r = bob.post(f"{ctl.url}/v1/apps/{bob_app}/builds", json={"image": image})
+        assert_error(r, 404, "not found")
+    for image in ("c1", "sha256:" + "e" * 64, "nginx"):
+        assert_error(bob.post(f"{ctl.url}/v1/apps/{bob_app}/builds", json={"image": image}), 400)
+    assert bob.get(f"{ctl.url}/v1/apps/{bob_app}/builds").json()["count"] == 0
+
+    # alice's own repository, the stack image and other registries are fine
+    assert pull(ctl, alice, alice_app, f"{REGISTRY}/{alice_app}:abc")["image"] == f"{REGISTRY}/{alice_app}:abc"
+    assert pull(ctl, bob, bob_app, "deis/stack:bookworm")["image"] == "deis/stack:bookworm"
+    assert pull(ctl, bob, bob_app, "registry.example.com/web:1")["release"] == 3
+
+    # a collaborator may use the app's images
+    r = alice.post(f"{ctl.url}/v1/apps/{alice_app}/perms", json={"username": bob_name})
+    assert r.status_code in (200, 201), r.text
+    assert pull(ctl, bob, bob_app, f"{REGISTRY}/{alice_app}:abc")["release"] == 4
