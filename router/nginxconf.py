@@ -34,6 +34,10 @@ MAX_FAILS = 3
 FAIL_TIMEOUT = "10s"
 UPSTREAM_KEEPALIVE = 64
 EDGE_KEEPALIVE = 256
+# nginx's server-name hash: its defaults (64-byte buckets, at most 512 of them) refuse to start with a
+# name of more than 46 characters, so both are sized from the names served (see server_names_hash).
+NAMES_HASH_MIN_BUCKET = 64
+NAMES_HASH_MIN_SIZE = 512
 
 NOT_FOUND_PAGE = ("<html><head><title>404 Not Found</title></head><body><h1>404 Not Found</h1>"
                   "<p>No application is configured for this hostname.</p></body></html>\\n")
@@ -42,6 +46,32 @@ NOT_FOUND_PAGE = ("<html><head><title>404 Not Found</title></head><body><h1>404 
 def unavailable_page(app: str) -> str:
     return (f"<html><head><title>503 Service Unavailable</title></head><body><h1>503 Service Unavailable</h1>"
             f"<p>Application {app} has no running web processes.</p></body></html>\\n")
+
+
+def server_names_hash(hostnames: Iterable[str]) -> tuple[int, int]:
+    """``(server_names_hash_bucket_size, server_names_hash_max_size)`` for a routing tier serving
+    ``hostnames``.
+
+    nginx stores each name in a bucket as a pointer plus the name and two bytes, aligned to 8, and
+    ends each bucket with a pointer; a name that does not fit one bucket is an error ("could not
+    build server_names_hash"), and buckets that overflow at every table size up to the maximum only
+    a warning. So a bucket (a power of two, at least nginx's 64) holds the longest name, or four
+    names of average length if that is more, and the table may grow to twice as many buckets as
+    names (at least 512): that builds without a warning for thousands of names, a 253-character
+    one among them. Only the names present take memory, whatever the bucket size.
+    """
+    entries = [8 + (len(name) + 2 + 7) // 8 * 8 for name in hostnames]
+    if not entries:
+        return NAMES_HASH_MIN_BUCKET, NAMES_HASH_MIN_SIZE
+    bucket = _power_of_two(max(max(entries), 4 * sum(entries) / len(entries)) + 8, NAMES_HASH_MIN_BUCKET)
+    return bucket, _power_of_two(2 * len(entries), NAMES_HASH_MIN_SIZE)
+
+
+def _power_of_two(at_least: float, minimum: int) -> int:
+    size = minimum
+    while size < at_least:
+        size *= 2
+    return size
 
 
 def upstream_name(app: str) -> str:
@@ -186,8 +216,11 @@ def render(routes: Iterable[Route], worker_processes: int | str = "auto", access
     log_line = "access_log logs/access.log deis buffer=64k flush=1s;" if access_log else "access_log off;"
     headers = _FORWARDED_HEADERS if listen else _EDGE_HEADERS
     listen = listen or f"unix:{ROUTING_SOCKET}"
+    bucket_size, max_size = server_names_hash(h for route in routes for h in route.hostnames)
     parts = [_head(worker_processes, log_line), f"""
     client_body_buffer_size 16k;
+    server_names_hash_bucket_size {bucket_size};
+    server_names_hash_max_size {max_size};
 {headers}    proxy_set_header Host $host;
     proxy_next_upstream error timeout;
     proxy_next_upstream_tries 3;

@@ -12,6 +12,7 @@ full configuration is always re-rendered from the persisted state in ``<prefix>/
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import json
 import logging
@@ -91,6 +92,19 @@ class Router:
             if current is None:
                 return routes
             return upsert(routes, make_route(app, current.hostnames, upstreams, current.settings))
+        return self._update(change)
+
+    def remove_upstreams(self, app: str, upstreams: Iterable[str]) -> bool:
+        """Take ``upstreams`` (their containers died) out of the app's route, keeping whatever else it
+        holds, even what another process set since the caller read it; False when none was routed."""
+        gone = set(upstreams)
+
+        def change(routes: list[Route]) -> list[Route]:
+            current = next((r for r in routes if r.app == app), None)
+            if current is None or not gone & set(current.upstreams):
+                return routes
+            kept = tuple(u for u in current.upstreams if u not in gone)
+            return upsert(routes, dataclasses.replace(current, upstreams=kept))
         return self._update(change)
 
     def remove_app(self, app: str) -> bool:

@@ -11,7 +11,8 @@ For every desired :class:`ReleaseSpec` (the release that should be serving each 
 Apps being deployed right now (lock held) are skipped until the next round.
 
 ``python -m scheduler.reconcile --desired module:function`` runs it every few seconds, where the
-function returns the desired specs (the controller provides it).
+function returns the desired specs (the controller provides it), and meanwhile takes each container
+that dies out of the router at once, on its engine's event (:mod:`scheduler.deathwatch`).
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
 from scheduler.containers import ONEOFF_TYPE
+from scheduler.deathwatch import DeathWatch
 from scheduler.errors import DeployError, SchedulerError
 from scheduler.placement import converge
 from scheduler.scheduler import Progress, Scheduler
@@ -159,14 +161,20 @@ def run_loop(scheduler: Scheduler, desired: Callable[[], Iterable[ReleaseSpec]],
     if scheduler.pool is not None:
         # Health on its own clock: a round blocked on a host that just vanished must not delay noticing it.
         threading.Thread(target=_probe_loop, args=(scheduler.pool, min(interval, 2.0), stop), daemon=True).start()
-    while not stop.is_set():
-        try:
-            report = reconcile_once(scheduler, desired(), progress)
-            if report.errors:
-                log.warning("reconcile errors: %s", "; ".join(report.errors))
-        except Exception:  # noqa: BLE001 - the loop must survive a bad round (engine restarting, DB busy)
-            log.exception("reconcile round failed")
-        stop.wait(interval)
+    # Dead containers leave the router on their engine's event, not a round later (see scheduler.deathwatch).
+    deaths = DeathWatch(lambda: scheduler.hosts, scheduler.router).start() if scheduler.router is not None else None
+    try:
+        while not stop.is_set():
+            try:
+                report = reconcile_once(scheduler, desired(), progress)
+                if report.errors:
+                    log.warning("reconcile errors: %s", "; ".join(report.errors))
+            except Exception:  # noqa: BLE001 - the loop must survive a bad round (engine restarting, DB busy)
+                log.exception("reconcile round failed")
+            stop.wait(interval)
+    finally:
+        if deaths is not None:
+            deaths.stop()
 
 
 def _probe_loop(pool, interval: float, stop: threading.Event) -> None:

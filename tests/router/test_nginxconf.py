@@ -3,7 +3,7 @@ import subprocess
 import pytest
 
 from router.errors import HostnameConflict
-from router.nginxconf import render, render_edge
+from router.nginxconf import render, render_edge, server_names_hash
 from router.routes import Route, make_route
 
 
@@ -89,3 +89,46 @@ def test_rendered_config_passes_nginx_check(tmp_path):
         result = subprocess.run(["nginx", "-t", "-q", "-p", f"{tmp_path}/", "-c", str(conf)],
                                 capture_output=True, text=True, cwd=tmp_path)
         assert result.returncode == 0, result.stderr
+
+
+def longest_domain(suffix: str = "test") -> str:
+    """A 253-character domain (the DNS maximum) of labels of at most 63 characters."""
+    labels = ["a" * 63, "b" * 63, "c" * 63]
+    labels.append("d" * (253 - sum(len(label) + 1 for label in labels) - len(suffix) - 1))
+    name = ".".join([*labels, suffix])
+    assert len(name) == 253
+    return name
+
+
+def test_server_names_hash_is_sized_from_the_names():
+    assert server_names_hash([]) == (64, 512)  # nginx's defaults
+    # A bucket holds the longest name (8 + 256 bytes for 253 characters, plus its end pointer)...
+    assert server_names_hash([longest_domain()] + [f"app{i}.deis.localhost" for i in range(100)]) == (512, 512)
+    # ...and four names of average length; the table may have twice as many buckets as names.
+    assert server_names_hash(f"app{i}.deis.localhost" for i in range(3000)) == (256, 8192)
+    assert server_names_hash(["a" * 46]) == (256, 512)
+    text = render([make_route("a" * 40, ["a" * 40 + ".deis.localhost", longest_domain()])])
+    assert "server_names_hash_bucket_size 1024;" in text and "server_names_hash_max_size 512;" in text
+
+
+def test_longest_names_and_many_apps_pass_nginx_without_warnings(tmp_path):
+    from controller.validation import APP_NAME_MAX
+
+    for name in ("logs", "temp", "sock"):
+        (tmp_path / name).mkdir()
+    longest_app = "x" * APP_NAME_MAX
+    cases = {
+        "longest app name": [make_route(longest_app, [f"{longest_app}.deis.localhost"], ["127.0.0.1:32768"])],
+        "longest domain": [make_route("shop", ["shop.deis.localhost", longest_domain(), "*.shop.test"],
+                                      ["127.0.0.1:32768"])],
+        "2000 apps and both": [make_route(name, [f"{name}.deis.localhost"], ["127.0.0.1:32768"])
+                               for name in (f"app{i:04d}{'y' * (i % 30)}" for i in range(2000))]
+                              + [make_route(longest_app, [f"{longest_app}.deis.localhost", longest_domain()])],
+    }
+    for case, routes in cases.items():
+        conf = tmp_path / "nginx.conf"
+        conf.write_text(render(routes))
+        result = subprocess.run(["nginx", "-t", "-p", f"{tmp_path}/", "-c", str(conf)], capture_output=True,
+                                text=True, cwd=tmp_path)
+        assert result.returncode == 0, f"{case}: {result.stderr}"
+        assert "server_names_hash" not in result.stderr, f"{case}: {result.stderr}"

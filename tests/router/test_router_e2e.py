@@ -236,3 +236,30 @@ def test_nginx_started_directly_serves_without_an_edge(tmp_path, upstreams):
         assert get(direct, "shop.deis.test").json()["name"] == "two"
     finally:
         stop_pid(proc.pid)
+
+
+def test_longest_app_name_and_domain_route_and_later_updates_apply(router, upstreams):
+    from controller.validation import APP_NAME_MAX
+    from tests.router.test_nginxconf import longest_domain
+
+    app = "x" * APP_NAME_MAX
+    names = [f"{app}.deis.test", longest_domain()]
+    router.set_app_routes(app, names, [upstreams[0].address])
+    router.set_app_routes("shop", ["shop.deis.test"], [upstreams[1].address])
+    assert all(get(router, name).json()["name"] == "one" for name in names)
+    assert get(router, "shop.deis.test").json()["name"] == "two"
+    router.set_app_routes(app, names, [upstreams[1].address])  # the issue: every later update was refused
+    assert all(get(router, name).json()["name"] == "two" for name in names)
+
+
+def test_remove_upstreams_takes_out_only_those(router, upstreams):
+    dead = f"127.0.0.1:{free_port()}"
+    router.set_app_routes("shop", ["shop.deis.test"], [dead, upstreams[0].address], {"read_timeout": "30s"})
+    assert router.remove_upstreams("shop", [dead, "127.0.0.1:1"]) is True
+    route = router.route("shop")
+    assert route.upstreams == (upstreams[0].address,) and route.settings.read_timeout == "30s"
+    assert router.remove_upstreams("shop", [dead]) is False  # nothing to do: no reload
+    assert router.remove_upstreams("nobody", [dead]) is False
+    assert get(router, "shop.deis.test").json()["name"] == "one"
+    assert router.remove_upstreams("shop", [upstreams[0].address])
+    assert get(router, "shop.deis.test").status_code == 503
