@@ -136,6 +136,40 @@ def builds_create(image, app, procfile_items):
     report_deploy(result.get("deploy"))
 
 
+@cli.command("registry:list")
+@app_option
+@json_option
+def registry_list(app, as_json):
+    """Show the credentials `deis pull` uses for other registries."""
+    name, path = _app_path(app, "/registry")
+    values = api().get(path)
+    if as_json:
+        return print_json(values)
+    heading(f"{name} Registry")
+    for key, value in sorted(values.items()):
+        click.echo(f"{key:<10}{value}")
+
+
+@cli.command("registry:set")
+@click.argument("pairs", nargs=-1, required=True, metavar="username=USER password=PASSWORD")
+@app_option
+def registry_set(pairs, app):
+    """Set the credentials `deis pull` uses for other registries (not a release)."""
+    name, path = _app_path(app, "/registry")
+    api().post(path, {"values": _pairs(pairs, "KEY")})
+    click.echo(f"Registry credentials of {name} set")
+
+
+@cli.command("registry:unset")
+@click.argument("keys", nargs=-1, required=True, metavar="username|password...")
+@app_option
+def registry_unset(keys, app):
+    """Remove credentials `deis pull` uses for other registries."""
+    name, path = _app_path(app, "/registry")
+    api().post(path, {"values": {key: None for key in keys}})
+    click.echo(f"Registry credentials of {name} unset")
+
+
 @cli.command("releases:list")
 @app_option
 @json_option

@@ -25,6 +25,7 @@ from controller.models import App, Build, Release, User
 
 bp = Blueprint("builds", __name__)
 KINDS = {"buildpack", "dockerfile", "image"}
+REGISTRY_KEYS = ("username", "password")
 
 
 def default_procfile(kind: str, procfile: dict) -> dict:
@@ -89,7 +90,8 @@ def pulled_image(user: User, app: App, value) -> str:
         return _import(app, value, local=True) if deploying else value
     ref = validation.image_reference(value)
     if ref.registry not in platform_registries(s):
-        return _import(app, str(ref), pull_auth=None) if deploying else str(ref)
+        # the app's own credentials (`deis registry:set`), only ever sent to registries other than ours
+        return _import(app, str(ref), pull_auth=registry_auth(app)) if deploying else str(ref)
     # The platform's registry holds apps' images: another app's only for those who may use that app.
     owner = ref.path.split("/")[0]
     try:
@@ -133,6 +135,39 @@ def _docker():
         client = docker.DockerClient(base_url=s.docker_host) if s.docker_host else docker.from_env()
         client = current_app.extensions.setdefault("deis_image_engine", client)
     return client
+
+
+def registry_auth(app: App) -> dict | None:
+    """The app's credentials for other registries, when both parts are set."""
+    values = app.pull_credentials or {}
+    return dict(values) if set(values) == set(REGISTRY_KEYS) else None
+
+
+@bp.get("/apps/<name>/registry")
+def show_registry(name):
+    """``deis registry:list``: the app's registry credentials (the password is never shown)."""
+    values = app_for_user(name).pull_credentials or {}
+    return {key: ("********" if key == "password" else value) for key, value in values.items()}
+
+
+@bp.post("/apps/<name>/registry")
+def change_registry(name):
+    """``deis registry:set/unset``: ``{"values": {"username": "...", "password": "..."}}``, null unsets.
+    Used by the next ``deis pull`` from another registry; not a release."""
+    changes = body().get("values")
+    if not isinstance(changes, dict) or not changes:
+        raise BadRequest("values must be a non-empty object of username and password")
+    for key, value in changes.items():
+        if key not in REGISTRY_KEYS:
+            raise BadRequest(f"invalid registry setting {key!r}: one of {', '.join(REGISTRY_KEYS)}")
+        if value is not None and (not isinstance(value, str) or not value or len(value) > 1024
+                                  or any(c in value for c in "\x00\n")):
+            raise BadRequest(f"invalid {key}: a non-empty string of at most 1024 characters on one line")
+    app = app_for_user(name, lock=True)
+    values = {**(app.pull_credentials or {}), **changes}
+    app.pull_credentials = {key: value for key, value in values.items() if value is not None} or None
+    session().commit()
+    return show_registry(name)
 
 
 @bp.post("/apps/<name>/builds")

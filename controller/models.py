@@ -92,6 +92,8 @@ class App(Base):
     owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     structure: Mapped[dict] = mapped_column(JSON, default=dict)  # desired scale {type: count}
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
+    # credentials `deis pull` uses for other registries ({"username", "password"}; `deis registry:set`)
+    pull_credentials: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     owner: Mapped[User] = relationship()
 
 

@@ -54,3 +54,23 @@ def test_another_apps_image_in_the_platform_registry_is_not_found(shared_control
     r = alice.post(f"{ctl.url}/v1/apps/{alice_app}/perms", json={"username": bob_name})
     assert r.status_code in (200, 201), r.text
     assert pull(ctl, bob, bob_app, f"{REGISTRY}/{alice_app}:abc")["release"] == 4
+
+
+def test_registry_credentials_of_an_app(shared_controller):
+    ctl = shared_controller
+    _, owner = new_user(ctl, "regowner")
+    _, stranger = new_user(ctl, "regstranger")
+    app = new_app(ctl, owner)
+    url = f"{ctl.url}/v1/apps/{app}/registry"
+    assert owner.get(url).json() == {}
+    r = owner.post(url, json={"values": {"username": "acme", "password": "p4ss=word"}})
+    assert r.status_code == 200 and r.json() == {"username": "acme", "password": "********"}, r.text
+    assert owner.get(url).json() == {"username": "acme", "password": "********"}  # never shown again
+    for values, fragment in (({"token": "x"}, "invalid registry setting"), ({"username": ""}, "invalid username"),
+                             ({"password": "a\nb"}, "invalid password"), ({}, "non-empty")):
+        assert_error(owner.post(url, json={"values": values}), 400, fragment)
+    assert_error(stranger.get(url), 404)
+    assert_error(stranger.post(url, json={"values": {"username": "x"}}), 404)
+    assert owner.post(url, json={"values": {"password": None}}).json() == {"username": "acme"}
+    assert owner.post(url, json={"values": {"username": None}}).json() == {}
+    assert [r["version"] for r in owner.get(f"{ctl.url}/v1/apps/{app}/releases").json()["results"]] == [1]

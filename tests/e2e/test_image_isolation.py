@@ -13,7 +13,7 @@ import docker
 import pytest
 import requests
 
-from builder.registry import render_config
+from builder.registry import render_config, render_htpasswd
 from deisctl.processes import free_port, port_answers, spawn, stop_pid, wait_for
 from scheduler.containers import LABEL_APP, LABEL_PLATFORM
 from scheduler.scheduler import platform_id
@@ -35,6 +35,23 @@ def foreign_registry(tmp_path_factory):
     try:
         wait_for(lambda: port_answers(port), 20, "foreign registry", process=proc)
         yield f"127.0.0.1:{port}"
+    finally:
+        stop_pid(proc.pid)
+
+
+@pytest.fixture(scope="module")
+def private_registry(tmp_path_factory):
+    """Another registry that wants a password (ACME's), on another loopback port: (address, account)."""
+    root = tmp_path_factory.mktemp("private-registry")
+    port, account = free_port(), {"username": "acme", "password": "acme-registry-pass"}
+    (root / "storage").mkdir()
+    (root / "htpasswd").write_text(render_htpasswd([account]))
+    config = root / "config.yml"
+    config.write_text(render_config(root / "storage", port, root / "htpasswd"))
+    proc = spawn([shutil.which("docker-registry"), "serve", str(config)], root / "registry.log")
+    try:
+        wait_for(lambda: port_answers(port), 20, "private registry", process=proc)
+        yield f"127.0.0.1:{port}", account
     finally:
         stop_pid(proc.pid)
 
@@ -136,3 +153,35 @@ def test_a_foreign_registry_image_is_pulled_and_runs_by_digest(live_platform, bo
     code, out = bob("ps:restart", "-a", "bob-foreign")
     assert code == 0, out
     assert live_platform.get("bob-foreign").text == "from the foreign registry\n"
+
+
+def test_a_private_registry_image_is_pulled_with_the_apps_credentials(live_platform, bob, private_registry, tmp_path):
+    client = docker.from_env()
+    address, account = private_registry
+    context = tmp_path / "ctx"
+    context.mkdir()
+    (context / "index.html").write_text("from a private registry\n")
+    (context / "Dockerfile").write_text("FROM deis/stack:bookworm\nCOPY index.html /srv/index.html\n")
+    reference = f"{address}/acme/private:1"
+    client.images.build(path=str(context), tag=reference, rm=True)
+    try:
+        for event in client.images.push(reference, stream=True, decode=True, auth_config=account):
+            assert "error" not in event, event
+    finally:
+        client.images.remove(reference)
+
+    code, out = bob("create", "bob-private", "--no-remote")
+    assert code == 0, out
+    pull = ("pull", reference, "-a", "bob-private", "--procfile", f"web={HTTP_SERVER}")
+    code, out = bob(*pull)
+    assert code != 0 and "could not pull" in out, out
+    code, out = bob("registry:set", f"username={account['username']}", f"password={account['password']}",
+                    "-a", "bob-private")
+    assert code == 0, out
+    code, out = bob("registry:list", "-a", "bob-private")
+    assert "acme" in out and account["password"] not in out, out
+    code, out = bob(*pull)
+    assert code == 0, out + live_platform.logs()
+    assert live_platform.get("bob-private").text == "from a private registry\n"
+    code, out = bob("builds", "-a", "bob-private", "--json")
+    assert f'"image": "127.0.0.1:{live_platform.env["DEIS_REGISTRY_PORT"]}/bob-private@sha256:' in out, out
