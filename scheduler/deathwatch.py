@@ -63,7 +63,7 @@ class DeathWatch:
 
     def stop(self) -> None:
         self._stop.set()
-        for watch in self._watches.values():
+        for watch in list(self._watches.values()):
             watch.stop()
         self._watches.clear()
 
@@ -75,7 +75,7 @@ class DeathWatch:
 
     def subscribed(self) -> set[str]:
         """Names of the hosts whose events are being followed right now."""
-        return {name for name, watch in self._watches.items() if watch.subscribed.is_set()}
+        return {name for name, watch in list(self._watches.items()) if watch.subscribed.is_set()}
 
     # -- what a death changes -------------------------------------------------------------------
 

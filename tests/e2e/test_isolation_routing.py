@@ -136,6 +136,8 @@ def report(platform, where: str, result: dict, alice: str, bob: str) -> None:
     print("\n".join(line for line in log if f" of {alice} taken out" in line or "death watch" in line))
     print(f"{where}: {for_alice.total} answers for alice: {dict(for_alice.counts)}; "
           f"{for_bob.total} answers for bob: {dict(for_bob.counts)}")
+    for sample in for_alice.samples + for_bob.samples:
+        print(f"{where}: not the app's own page: {sample}")
     assert for_alice.wrong() == 0, f"alice got bob's page: {for_alice.samples}"
     assert for_bob.wrong() == 0, f"bob got alice's page: {for_bob.samples}"
     assert for_alice.counts[alice] > 100 and for_bob.counts[bob] > 50
