@@ -12,7 +12,7 @@ log = logging.getLogger(__name__)
 
 
 def build_dockerfile_image(docker_client, *, context_tar: Path, config: dict[str, str],
-                           repository: str, tag: str, emit) -> str:
+                           repository: str, tag: str, emit, network: str | None = None) -> str:
     """Build ``repository:tag`` from the tarred repo; return the image's CMD as one string."""
     import docker.errors
 
@@ -21,7 +21,7 @@ def build_dockerfile_image(docker_client, *, context_tar: Path, config: dict[str
         with open(context_tar, "rb") as context:
             events = docker_client.api.build(
                 fileobj=context, custom_context=True, tag=reference, buildargs=dict(config),
-                rm=True, forcerm=True, pull=False, decode=True,
+                rm=True, forcerm=True, pull=False, decode=True, network_mode=network,
             )
             for event in events:
                 if "stream" in event:

@@ -85,6 +85,7 @@ def build(request: dict, *, settings, redis, docker_client, registry, emit,
     started = time.monotonic()
     plan = plan_build(root_files(repo_path, sha), config)
     repository = f"{settings.registry}/{app}"
+    network = build_network(settings, docker_client, app)
     work_root = settings.home / "tmp"
     work_root.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=work_root, prefix=f"build-{app}-") as tmp:
@@ -93,7 +94,7 @@ def build(request: dict, *, settings, redis, docker_client, registry, emit,
             emit("-----> Dockerfile app detected")
             cmd = dockerfile.build_dockerfile_image(
                 docker_client, context_tar=archive(repo_path, sha, tmp / "context.tar"), config=config,
-                repository=repository, tag=sha, emit=emit)
+                repository=repository, tag=sha, emit=emit, network=network)
             defaults = {"cmd": cmd}
         else:
             if plan.buildpack_url:
@@ -106,7 +107,8 @@ def build(request: dict, *, settings, redis, docker_client, registry, emit,
                 docker_client, stack_image=settings.stack_image,
                 source_tar=archive(repo_path, sha, tmp / "source.tar", prefix="app/"),
                 buildpacks=chosen, config=config, cache_dir=settings.home / "cache" / app,
-                slug_path=slug_path, emit=emit, discard=discard, custom_url=plan.buildpack_url)
+                slug_path=slug_path, emit=emit, discard=discard, custom_url=plan.buildpack_url,
+                network=network)
             emit(f"-----> Compiled slug size is {slug_path.stat().st_size / 1e6:.1f} MB")
             slug.slug_image(docker_client, stack_image=settings.stack_image, slug_path=slug_path,
                             repository=repository, tag=sha, discard=discard)
@@ -124,6 +126,19 @@ def build(request: dict, *, settings, redis, docker_client, registry, emit,
         log.info("collected old images of %s: %s", app, ", ".join(removed))
     emit(f"-----> Build complete in {time.monotonic() - started:.1f}s")
     return {"image": f"{repository}@{digest}", "sha": sha, "kind": plan.kind, "procfile": types}
+
+
+def build_network(settings, docker_client, app: str) -> str:
+    """The network build containers run on: the app's own on this engine, so a build is walled off
+    like the app's processes (no other app's containers, none of the platform's services; see
+    :mod:`scheduler.networks` and ``vagrant/firewall.sh``) and still reaches package registries."""
+    from scheduler.networks import AddressPool, AppNetworks
+    from scheduler.scheduler import platform_id
+
+    try:
+        return AppNetworks(docker_client, platform_id(settings.home), AddressPool.from_settings(settings)).ensure(app)
+    except Exception as exc:  # noqa: BLE001 - engine and pool errors alike: the build cannot start walled off
+        raise BuilderError(f"could not prepare the build network of {app}: {exc}") from exc
 
 
 def run_build(request: dict) -> dict:

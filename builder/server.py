@@ -26,8 +26,10 @@ SHUTDOWN_GRACE = 120.0
 
 def refusal_message(error: Exception, identity=None) -> str:
     """What the user reads when their SSH request is refused (Heroku's `` !     `` style)."""
-    if isinstance(error, HookError) and error.status == 403:
-        lines = [error.detail, "Ask the app's owner to add you: deis perms:create <username> -a <app>"]
+    if isinstance(error, HookError) and error.status in (403, 404):
+        # Another user's app answers like a missing one (names cannot be probed): both get the hint.
+        lines = [error.detail, "If it is someone else's app, ask its owner to add you: "
+                               "deis perms:create <username> -a <app>"]
     elif isinstance(error, HookError):
         lines = [error.detail]
     elif isinstance(error, CommandRefused):

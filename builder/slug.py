@@ -20,10 +20,15 @@ from builder.buildpacks import build_command, build_tools_tar, runner_init_tar
 from builder.errors import BuildFailed, BuilderError
 from builder.procfile import parse_release_yaml
 from builder.stack import RUN_UID, RUN_USER
+from scheduler.containers import CAPABILITIES
 
 log = logging.getLogger(__name__)
 
 BUILD_TIMEOUT = 1800
+# A build runs the app's own code (its package manager's scripts): hardened like the app's processes,
+# without their memory limit (compilers and package managers need more than a web process).
+BUILD_HARDENING = {"security_opt": ["no-new-privileges"], "cap_drop": ["ALL"], "cap_add": list(CAPABILITIES),
+                   "pids_limit": 4096, "privileged": False}
 IMAGE_CHANGES = ["WORKDIR /app", "ENV HOME=/app", f"USER {RUN_UID}:{RUN_UID}"]
 EXIT_MESSAGES = {
     3: "no buildpack detected this app",
@@ -89,7 +94,8 @@ def _append_tar(dest: Path, data: bytes) -> None:
 
 def compile_slug(docker_client, *, stack_image: str, source_tar: Path, buildpacks: dict[str, Path],
                  config: dict[str, str], cache_dir: Path, slug_path: Path, emit,
-                 discard=remove_container, custom_url: str | None = None) -> dict[str, str]:
+                 discard=remove_container, custom_url: str | None = None,
+                 network: str | None = None) -> dict[str, str]:
     """Run detect/compile/release on the source; write the slug to ``slug_path``.
 
     ``source_tar`` holds the app under ``app/``; the runner, buildpacks and ENV_DIR are added
@@ -109,6 +115,7 @@ def compile_slug(docker_client, *, stack_image: str, source_tar: Path, buildpack
             stack_image, command=command, working_dir="/app",
             volumes={str(cache_dir): {"bind": "/tmp/cache", "mode": "rw"}},
             environment={"STACK": stack_image, "HOME": "/app"}, labels={"deis.role": "build"},
+            network=network, **BUILD_HARDENING,
         )
     except docker.errors.DockerException as exc:
         raise BuilderError(f"could not create the build container from {stack_image}: {exc}") from exc

@@ -45,7 +45,7 @@ def may_push():
     user = _user_for_key(data.get("fingerprint"))
     app = find_app(data.get("app"))
     if not can_use_app(user, app):
-        raise Forbidden(f"user {user.username!r} may not push to app {app.name!r}")
+        raise NotFound(f"app {app.name!r} not found")  # like a missing one: names cannot be probed
     config = releases.latest(session(), app).config
     return {"user": user.username, "app": app.name, "uuid": app.uuid, "config": config.values}
 
@@ -57,6 +57,8 @@ def may_fetch():
     user = _user_for_key(data.get("fingerprint"))
     app = find_app(data.get("app"))
     if not (user.is_admin or app.owner_id == user.id):
+        if not can_use_app(user, app):
+            raise NotFound(f"app {app.name!r} not found")
         raise Forbidden(f"only the owner of app {app.name!r} may fetch it from the builder")
     return {"user": user.username, "app": app.name, "uuid": app.uuid}
 

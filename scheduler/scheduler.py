@@ -269,6 +269,11 @@ class Scheduler:
                  f"keeping {len(keep)}, stopping {len(retire)}")
         self.remove(plan.replace)
         new = self.start_processes(spec, starts, progress)
+        if keep and starts:
+            # A kept container that died while the new ones started is out of the route already (the
+            # death watch): routing it again would hand its freed address to whoever takes it next.
+            running = {c.id for c in self.containers(spec.app) if c.running}
+            keep = [c for c in keep if c.id in running]
         upstreams = upstreams_of(spec, keep + new)
         if self.router is not None:
             try:

@@ -8,6 +8,7 @@ import pytest
 
 from scheduler.containers import LABEL_APP, LABEL_PLATFORM
 from scheduler.scheduler import platform_id
+from tests.e2e.conftest import commit
 
 pytestmark = pytest.mark.slow
 
@@ -65,3 +66,36 @@ def test_a_buildpack_app_is_hardened_and_reaches_only_the_router(live_platform):
     other = json.loads(alice.exec_run(["python3", "-c", PROBE, json.dumps([(bob_network["IPAddress"], 5000)])]).output)
     assert other == {"5000": "TimeoutError"}, other
     assert alice.exec_run(["test", "-e", "/var/run/docker.sock"]).exit_code != 0
+
+
+GATEWAY_PROBE = PROBE.replace("import json, socket, sys", """import json, socket, struct, sys
+def gateway():
+    for line in open("/proc/net/route").read().splitlines()[1:]:
+        fields = line.split()
+        if fields[1] == "00000000":
+            return socket.inet_ntoa(struct.pack("<L", int(fields[2], 16)))""").replace(
+    "for address, port in json.loads(sys.argv[1]):", "for port in json.loads(sys.argv[1]):\n    address = gateway()"
+).replace("print(json.dumps(result))", 'print("probe:", json.dumps(result))')
+
+
+def test_a_build_runs_walled_off_like_the_app(live_platform):
+    """A build runs the app's own code (a Dockerfile's RUN, a package's install scripts): it gets the
+    app's network, so the platform's services are out of its reach as well."""
+    env = live_platform.env
+    ports = [int(env[name]) for name in ("DEIS_CONTROLLER_PORT", "DEIS_BUILDER_PORT", "DEIS_REDIS_PORT",
+                                         "DEIS_REGISTRY_PORT")] + [live_platform.router_port]
+    work = live_platform.checkout("dockerfile-app")
+    (work / "probe.py").write_text(GATEWAY_PROBE)
+    (work / "Dockerfile").write_text(
+        f"FROM {env.get('DEIS_STACK_IMAGE', 'deis/stack:bookworm')}\n"
+        "COPY probe.py /probe.py\n"
+        f"RUN python3 /probe.py '{json.dumps(ports)}'\n"
+        'CMD ["python3", "-m", "http.server", "5000"]\n')
+    commit(work, "probe the platform from the build")
+    live_platform.create_app(work)
+    push = live_platform.push(work)
+    assert push.returncode == 0, push.output + live_platform.logs()
+    line = next(line for line in push.output.splitlines() if "probe: {" in line)
+    seen = json.loads(line.split("probe: ", 1)[1])
+    assert seen.pop(str(live_platform.router_port)) == "open", seen
+    assert seen and all(verdict != "open" for verdict in seen.values()), seen
