@@ -183,6 +183,16 @@ def platform(shared_controller, redis_url, docker_client, tmp_path_factory):
         for proc in reversed(procs):
             stop_pid(proc.pid)
         remove_images(docker_client, settings.registry)
+        remove_networks(docker_client, home)
+
+
+def remove_networks(docker_client, home) -> None:
+    """The app networks the builds of this platform joined (they carry its label)."""
+    from scheduler.containers import LABEL_PLATFORM
+    from scheduler.scheduler import platform_id
+
+    for network in docker_client.networks.list(filters={"label": f"{LABEL_PLATFORM}={platform_id(home)}"}):
+        network.remove()
 
 
 @pytest.fixture(scope="module")
