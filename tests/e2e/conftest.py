@@ -190,6 +190,19 @@ def running_platform(root: Path, extra_env: dict | None = None):
         assert down.returncode == 0, down.output
 
 
+@contextlib.contextmanager
+def running_cluster(root: Path, subnet: str, hosts: int):
+    """A platform whose apps run only on ``hosts`` namespace hosts (``deisctl cluster up``) of its own
+    ``subnet`` (apart from the other cluster tests', so that they can run at once)."""
+    with running_platform(root, {"DEIS_LOCAL_HOST": "off", "DEIS_CLUSTER_SUBNET": subnet}) as platform:
+        try:
+            up = platform.deisctl("cluster", "up", "--hosts", str(hosts)).ok()
+            assert up.output.count("registered") == hosts, up.output
+            yield platform
+        finally:
+            platform.deisctl("cluster", "down")
+
+
 @pytest.fixture(scope="module")
 def live_platform(tmp_path_factory):
     with running_platform(tmp_path_factory.mktemp("live")) as platform:

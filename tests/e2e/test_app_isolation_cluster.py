@@ -7,7 +7,7 @@ import docker
 import pytest
 
 from deisctl import cluster
-from tests.e2e.conftest import running_platform
+from tests.e2e.conftest import running_cluster
 
 pytestmark = pytest.mark.slow
 
@@ -28,14 +28,8 @@ print(json.dumps(result))
 
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory):
-    root = tmp_path_factory.mktemp("isolation-hosts")
-    with running_platform(root, {"DEIS_LOCAL_HOST": "off", "DEIS_CLUSTER_SUBNET": SUBNET}) as p:
-        try:
-            up = p.deisctl("cluster", "up", "--hosts", "2").ok()
-            assert up.output.count("registered") == 2, up.output
-            yield p
-        finally:
-            p.deisctl("cluster", "down")
+    with running_cluster(tmp_path_factory.mktemp("isolation-hosts"), SUBNET, hosts=2) as p:
+        yield p
 
 
 def web_containers(host, app: str) -> list:

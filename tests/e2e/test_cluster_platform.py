@@ -8,7 +8,7 @@ import time
 import pytest
 
 from deisctl import cluster
-from tests.e2e.conftest import Load, commit, running_platform
+from tests.e2e.conftest import Load, commit, running_cluster
 
 pytestmark = pytest.mark.slow
 
@@ -17,14 +17,8 @@ SUBNET = "10.213.42.0/24"
 
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory):
-    root = tmp_path_factory.mktemp("cluster")
-    with running_platform(root, {"DEIS_LOCAL_HOST": "off", "DEIS_CLUSTER_SUBNET": SUBNET}) as p:
-        try:
-            up = p.deisctl("cluster", "up", "--hosts", "3").ok()
-            assert up.output.count("registered") == 3, up.output
-            yield p
-        finally:
-            p.deisctl("cluster", "down")
+    with running_cluster(tmp_path_factory.mktemp("cluster"), SUBNET, hosts=3) as p:
+        yield p
 
 
 @pytest.fixture(scope="module")

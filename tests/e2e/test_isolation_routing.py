@@ -15,7 +15,7 @@ from collections import Counter
 import pytest
 import requests
 
-from tests.e2e.conftest import running_platform
+from tests.e2e.conftest import running_cluster
 
 pytestmark = pytest.mark.slow
 
@@ -179,14 +179,8 @@ def test_longest_app_name_and_domain_deploy_and_route(live_platform):
 
 @pytest.fixture(scope="module")
 def cluster_platform(tmp_path_factory):
-    root = tmp_path_factory.mktemp("isolation-cluster")
-    with running_platform(root, {"DEIS_LOCAL_HOST": "off", "DEIS_CLUSTER_SUBNET": CLUSTER_SUBNET}) as p:
-        try:
-            up = p.deisctl("cluster", "up", "--hosts", "2").ok()
-            assert up.output.count("registered") == 2, up.output
-            yield p
-        finally:
-            p.deisctl("cluster", "down")
+    with running_cluster(tmp_path_factory.mktemp("isolation-cluster"), CLUSTER_SUBNET, hosts=2) as p:
+        yield p
 
 
 def test_crash_and_reuse_across_the_cluster_never_answers_from_another_app(cluster_platform):
