@@ -223,13 +223,18 @@ class _HostWatch:
         self._close()
 
     def _run(self) -> None:
-        delay, failing = 0.0, False
+        delay, failing, since = 0.0, False, None
         filters = {"type": "container", "event": list(EVENTS), "label": [f"{LABEL_PLATFORM}={self.host.platform}"]}
         while not self._stopped.wait(delay):
-            until = int(time.time() + WINDOW)
+            # Each window after the first starts where the one before stopped following (the engine
+            # replays what happened in between): a death between two windows is not missed, even by
+            # the sweep, which still sees a container that was killed but has not exited yet as running.
+            began = int(time.time())
+            until = began + WINDOW
             self._deadline = time.monotonic() + WINDOW + HUNG_AFTER
             try:
-                self._stream = self.host.client.api.events(until=until, filters=filters, decode=True)
+                self._stream = self.host.client.api.events(since=since, until=until, filters=filters, decode=True)
+                since = began
                 if self._stopped.is_set():
                     break
                 self.subscribed.set()
@@ -239,8 +244,10 @@ class _HostWatch:
                 failing = False
                 for event in self._stream:
                     self._events.put(event)
+                    since = max(since, int(event.get("time") or 0))
                 # The window ended, or the engine closed the stream early (then wait a little).
                 delay = 0.0 if time.time() >= until else 0.1
+                since = max(since, min(until, int(time.time())) - 1)
             except Exception as exc:  # noqa: BLE001 - whatever the engine or transport raised, subscribe again
                 if self._stopped.is_set():
                     break

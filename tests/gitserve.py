@@ -1,46 +1,69 @@
-"""A git repository served over git's dumb HTTP protocol (static files) on an address of this machine,
-for builds that fetch a custom buildpack: containers reach this machine on their bridge's gateway."""
+"""Servers for builds that fetch a custom buildpack. A build container runs on its app's own network,
+walled off from this machine's services (``vagrant/firewall.sh``), so the servers run in containers
+on that network: the one place, besides the outside world, that a build reaches."""
 from __future__ import annotations
 
 import contextlib
-import functools
-import ipaddress
+import re
+import socket
 import subprocess
-import threading
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+import time
 from pathlib import Path
 
+from builder.jobs import build_network
 
-def bridge_gateway(docker_client) -> str:
-    """The address containers on Docker's default bridge (build containers) reach this machine at."""
-    config = docker_client.networks.get("bridge").attrs["IPAM"]["Config"][0]
-    # The engine leaves Gateway out when it is the subnet's first address, as it is by default.
-    return config.get("Gateway") or str(next(ipaddress.ip_network(config["Subnet"]).hosts()))
-
-
-class _Handler(SimpleHTTPRequestHandler):
-    def log_message(self, format, *args):  # noqa: A002 - the base class's name
-        self.server.requests.append((self.client_address[0], self.path))
+SERVER_LABELS = {"deis.role": "test-server"}
+HTTP_PORT = 8000
+# python -m http.server logs each request to stderr as: ADDRESS - - [date] "GET /path HTTP/1.1" 200 -
+_REQUEST_LINE = re.compile(r'(\S+) - - \[[^]]*\] "[A-Z]+ (\S+) ')
 
 
 @contextlib.contextmanager
-def dumb_http_git(work: Path, address: str):
-    """Serve a bare clone of the working copy ``work`` on ``address``:<free port>.
+def app_network_container(docker_client, settings, app: str, command: list[str], volumes: dict | None = None):
+    """A container of the stack image running ``command`` on ``app``'s network (created if need be,
+    as a build would); yields ``(container, its address, the network's gateway)``."""
+    network = build_network(settings, docker_client, app)
+    container = docker_client.containers.run(settings.stack_image, command, detach=True, network=network,
+                                             volumes=volumes or {}, labels=SERVER_LABELS)
+    try:
+        container.reload()
+        endpoint = container.attrs["NetworkSettings"]["Networks"][network]
+        yield container, endpoint["IPAddress"], endpoint["Gateway"]
+    finally:
+        container.remove(force=True)
 
-    Yields ``(url, requests)``: the repository's URL and a list the server appends
-    ``(client address, path)`` to for every request it answers.
+
+@contextlib.contextmanager
+def dumb_http_git(work: Path, docker_client, settings, app: str):
+    """Serve a bare clone of the working copy ``work`` over git's dumb HTTP protocol on ``app``'s network.
+
+    Yields ``(url, requests, gateway)``: the repository's URL, a list that holds ``(client address,
+    path)`` of every request answered once the block is left, and the network's gateway (where this
+    machine would come from).
     """
     bare = work.parent / f"{work.name}-served" / "buildpack.git"
     bare.parent.mkdir(parents=True)
     subprocess.run(["git", "clone", "-q", "--bare", str(work), str(bare)], check=True)
     subprocess.run(["git", f"--git-dir={bare}", "update-server-info"], check=True)
-    server = ThreadingHTTPServer((address, 0), functools.partial(_Handler, directory=str(bare.parent)))
-    server.requests = []
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://{address}:{server.server_address[1]}/{bare.name}", server.requests
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    command = ["python3", "-m", "http.server", str(HTTP_PORT), "--directory", "/srv"]
+    volumes = {str(bare.parent): {"bind": "/srv", "mode": "ro"}}
+    with app_network_container(docker_client, settings, app, command, volumes) as (container, address, gateway):
+        _wait_listening(address, HTTP_PORT)
+        requests: list[tuple[str, str]] = []
+        try:
+            yield f"http://{address}:{HTTP_PORT}/{bare.name}", requests, gateway
+        finally:
+            log = container.logs(stdout=True, stderr=True).decode("utf-8", "replace")
+            requests.extend(m.groups() for m in map(_REQUEST_LINE.match, log.splitlines()) if m)
+
+
+def _wait_listening(address: str, port: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection((address, port), 1).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)

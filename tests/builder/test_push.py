@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 import requests
 
+from deisctl.settings import load
 from tests.builder.conftest import commit, git
-from tests.gitserve import bridge_gateway, dumb_http_git
+from tests.gitserve import dumb_http_git
 
 pytestmark = pytest.mark.slow
 
@@ -317,9 +318,8 @@ def _write_config_directly(home: Path, app: str, values: dict) -> None:
 def test_custom_buildpack_is_fetched_over_http_inside_the_build_container(platform, owner, docker_client):
     _, token, key = owner
     buildpack = _custom_buildpack(platform)
-    gateway = bridge_gateway(docker_client)
     app = platform.create_app(token)
-    with dumb_http_git(buildpack, gateway) as (url, requests_seen):
+    with dumb_http_git(buildpack, docker_client, load(platform.env), app) as (url, requests_seen, gateway):
         r = platform.controller.api(token).post(
             f"{platform.controller.url}/v1/apps/{app}/config",
             json={"values": {"BUILDPACK_URL": f"{url}#master", "GREETING": "from config"}}, timeout=10)
@@ -331,7 +331,7 @@ def test_custom_buildpack_is_fetched_over_http_inside_the_build_container(platfo
     assert "-----> custom compile" in result.remote
     assert "Default types for this app -> web" in result.remote
     assert docker_run(f"{platform.registry}/{app}:{platform.repo_ref(app)}", "cat greeting.txt") == "from config"
-    # Fetched by a container on the bridge, not by the host (which would come from the gateway itself).
+    # Fetched by the build container on the app's network, not by the host (which would come from the gateway).
     clients = {client for client, _ in requests_seen}
     assert clients and gateway not in clients and "127.0.0.1" not in clients, requests_seen
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import pwd
 import socket
 import subprocess
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -23,7 +22,7 @@ from deisctl import settings
 from deisctl.processes import PLATFORM_USER, ROUTER_USER, read_pid
 from router.nginxconf import ROUTING_SOCKET
 from tests.e2e.conftest import commit
-from tests.gitserve import bridge_gateway, dumb_http_git
+from tests.gitserve import app_network_container, dumb_http_git
 
 pytestmark = pytest.mark.slow
 
@@ -112,38 +111,30 @@ def test_buildpack_url_must_be_a_network_url(live_platform):
     assert "BUILDPACK_URL" not in live_platform.deis("config", cwd=work).ok().output
 
 
-def test_an_https_buildpack_url_is_fetched_by_the_build_container(live_platform):
+def test_an_https_buildpack_url_is_fetched_by_the_build_container(live_platform, platform_settings):
     """No TLS server answers (nothing outside is reachable here), but the connection shows who fetched:
-    a container on the bridge, not the host."""
-    gateway = bridge_gateway(docker.from_env())
-    peers = []
-    with socket.create_server((gateway, 0)) as server:
-        def accept():
-            server.settimeout(120)
-            try:
-                conn, peer = server.accept()
-            except OSError:
-                return
-            peers.append(peer[0])
-            conn.close()  # no TLS: the clone fails
-        thread = threading.Thread(target=accept, daemon=True)
-        thread.start()
-        work = live_platform.checkout("static-site")
-        live_platform.create_app(work)
-        url = f"https://{gateway}:{server.getsockname()[1]}/buildpack.git"
+    the build container, on the app's own network, not this machine (which would come from the gateway)."""
+    work = live_platform.checkout("static-site")
+    app = live_platform.create_app(work)
+    accept_one = ("import socket; s = socket.create_server(('', 8443)); c, peer = s.accept(); "
+                  "print('peer', peer[0], flush=True)")  # then closes: no TLS, the clone fails
+    with app_network_container(docker.from_env(), platform_settings, app, ["python3", "-c", accept_one]) as (
+            listener, address, gateway):
+        url = f"https://{address}:8443/buildpack.git"
         live_platform.deis("config:set", f"BUILDPACK_URL={url}", cwd=work).ok()
         push = live_platform.push(work)
-        thread.join(timeout=5)
+        listener.wait(timeout=30)
+        peers = [line.split()[1] for line in listener.logs().decode().splitlines() if line.startswith("peer ")]
     assert push.returncode != 0
     assert f"Fetching custom buildpack {url}" in push.output and "Could not fetch BUILDPACK_URL" in push.output
-    assert len(peers) == 1 and peers[0] not in (gateway, "127.0.0.1"), peers
+    assert len(peers) == 1 and peers[0] not in (gateway, address, "127.0.0.1"), peers
 
 
 def test_state_files_and_accounts_after_a_deploy(live_platform, platform_settings):
     """A deploy with a custom buildpack over HTTP, then each file's mode as a local user would find it."""
     work = live_platform.checkout("static-site")
     app = live_platform.create_app(work)
-    with dumb_http_git(web_buildpack(live_platform.workdir), bridge_gateway(docker.from_env())) as (url, _):
+    with dumb_http_git(web_buildpack(live_platform.workdir), docker.from_env(), platform_settings, app) as (url, _, _):
         live_platform.deis("config:set", f"BUILDPACK_URL={url}", "SECRET_TOKEN=s3cr3t", cwd=work).ok()
         push = live_platform.push(work)
     assert push.returncode == 0, push.output + live_platform.logs()
