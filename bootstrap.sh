@@ -75,6 +75,7 @@ cmd_up() {
         deis register "$url" --username demo --password demo-password --email demo@example.com ||
             deis login "$url" --username demo --password demo-password
     fi
+    mkdir -p -m 700 "$HOME/.ssh"
     [[ -f "$HOME/.ssh/id_ed25519" ]] || ssh-keygen -q -t ed25519 -N "" -f "$HOME/.ssh/id_ed25519"
     # Add this machine's key unless it is registered already (it may have been re-created since a
     # run before, under the same comment: name it after its fingerprint).
@@ -94,7 +95,7 @@ cmd_up() {
     fi
     (cd "$work" && { git remote get-url deis >/dev/null 2>&1 || deis create hello; })
     log "git push deis master (from $work)"
-    GIT_SSH_COMMAND="ssh -o StrictHostKeyChecking=accept-new" git -C "$work" push deis master
+    GIT_SSH_COMMAND="ssh -i $HOME/.ssh/id_ed25519 -o StrictHostKeyChecking=accept-new" git -C "$work" push deis master
     log "the first app answers through the router:"
     # (after a reboot, the reconcile loop may need a few seconds to bring the app's containers back)
     local tries=0
