@@ -190,6 +190,17 @@ def running_platform(root: Path, extra_env: dict | None = None):
         assert down.returncode == 0, down.output
 
 
+def wait_until(check, timeout: float, interval: float = 0.2):
+    """``check()``'s first truthy result within ``timeout`` seconds, else its last one."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(interval)
+    return check()
+
+
 @contextlib.contextmanager
 def running_cluster(root: Path, subnet: str, hosts: int):
     """A platform whose apps run only on ``hosts`` namespace hosts (``deisctl cluster up``) of its own

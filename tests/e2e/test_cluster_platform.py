@@ -8,7 +8,7 @@ import time
 import pytest
 
 from deisctl import cluster
-from tests.e2e.conftest import Load, commit, running_cluster
+from tests.e2e.conftest import Load, commit, running_cluster, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -35,16 +35,6 @@ def processes(platform, work):
     data = json.loads(platform.deis("ps", "--json", cwd=work).ok().output)
     rows = data if isinstance(data, list) else data.get("results", data.get("processes", []))
     return sorted((p["name"], p["state"], p["host"]) for p in rows)
-
-
-def wait_until(check, timeout, interval=0.5):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(interval)
-    return check()
 
 
 def test_scale_spreads_one_per_host_and_push_deploys_across_hosts_without_errors(platform, app):
@@ -85,7 +75,7 @@ def test_lost_host_is_replaced_and_its_stale_containers_removed_when_it_returns(
         restored = wait_until(lambda: [p for p in processes(platform, work) if p[1] == "up"
                                        and p[2] != "h2"] if len([p for p in processes(platform, work)
                                                                  if p[1] == "up" and p[2] != "h2"]) == 3 else None,
-                              timeout=60)
+                              timeout=60, interval=0.5)
         seconds = time.monotonic() - began
         time.sleep(1)
     print(f"host lost: 3 web processes up on the other hosts after {seconds:.1f}s; "
@@ -100,7 +90,7 @@ def test_lost_host_is_replaced_and_its_stale_containers_removed_when_it_returns(
     def stale_gone():
         now = app_containers()
         return now is not None and not now & stale
-    assert wait_until(stale_gone, timeout=60), "stale containers of the lost host were not removed"
+    assert wait_until(stale_gone, timeout=60, interval=0.5), "stale containers of the lost host were not removed"
 
 
 def test_hosts_remove_drains_with_zero_downtime(platform, app):

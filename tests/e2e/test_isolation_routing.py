@@ -15,7 +15,7 @@ from collections import Counter
 import pytest
 import requests
 
-from tests.e2e.conftest import running_cluster
+from tests.e2e.conftest import running_cluster, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -82,16 +82,6 @@ def routed(platform, app: str) -> tuple[str, ...]:
     """The app's upstreams in the router's persisted routes (written just before nginx reloads)."""
     data = json.loads((platform.home / "router" / "routes.json").read_text())
     return next((tuple(r["upstreams"]) for r in data["routes"] if r["app"] == app), ())
-
-
-def wait_until(check, timeout: float, interval: float = 0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(interval)
-    return check()
 
 
 def web_containers(engine: str, platform_label: str, app: str) -> list[str]:
