@@ -22,8 +22,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
 from deisctl import redis_server  # noqa: E402
-from deisctl.processes import free_port, port_answers, spawn, stop_pid, wait_for  # noqa: E402
-from deisctl.settings import load  # noqa: E402
+from deiscore.processes import free_port, port_answers, spawn, stop_pid, wait_for  # noqa: E402
+from deiscore.settings import load  # noqa: E402
 from tests.builder.conftest import Platform, remove_images  # noqa: E402
 from tests.conftest import start_controller  # noqa: E402
 

@@ -25,8 +25,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from deisctl.components import COMPONENTS  # noqa: E402
-from deisctl.processes import free_port, spawn, stop_pid, wait_for  # noqa: E402
-from deisctl.settings import load  # noqa: E402
+from deiscore.processes import free_port, spawn, stop_pid, wait_for  # noqa: E402
+from deiscore.settings import load  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
 

@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import docker  # noqa: E402
 import requests  # noqa: E402
 
-from deisctl.processes import free_port, stop_pid  # noqa: E402
+from deiscore.processes import free_port, stop_pid  # noqa: E402
 from router import Router  # noqa: E402
 from scheduler.containers import CONTAINER_PORT, LABEL_PLATFORM  # noqa: E402
 from scheduler.scheduler import platform_id  # noqa: E402

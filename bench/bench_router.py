@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import docker  # noqa: E402
 
-from deisctl.processes import free_port, port_answers, spawn, stop_pid, wait_for  # noqa: E402
+from deiscore.processes import free_port, port_answers, spawn, stop_pid, wait_for  # noqa: E402
 from router import Router  # noqa: E402
 from scheduler import Host, ReleaseSpec, Scheduler  # noqa: E402
 from tests.scheduler.echoapp import build_echo_image  # noqa: E402

@@ -4,7 +4,7 @@ The shipped buildpacks live in ``builder/buildpacks/<name>/bin/{detect,compile,r
 are tried in :data:`DETECT_ORDER` (most specific first: a Python app with an ``index.html`` is
 still a Python app; the Procfile-only buildpack catches what is left). ``BUILDPACK_URL``
 replaces them with one custom buildpack, cloned by the build container itself (``runner/build
---fetch``), never on the host: only network URLs (:mod:`deisctl.buildpack_url`), with an optional
+--fetch``), never on the host: only network URLs (:mod:`deiscore.buildpack_url`), with an optional
 ``#ref`` selecting a branch or tag, as on Heroku.
 """
 from __future__ import annotations
@@ -16,7 +16,7 @@ import tarfile
 from pathlib import Path
 
 from builder.errors import BuildFailed
-from deisctl import buildpack_url
+from deiscore import buildpack_url
 
 log = logging.getLogger(__name__)
 

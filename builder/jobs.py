@@ -147,7 +147,7 @@ def run_build(request: dict) -> dict:
     import requests
     from rq import get_current_job
 
-    from deisctl.settings import load
+    from deiscore.settings import load
 
     settings = load()
     redis = get_current_job().connection

@@ -1,7 +1,7 @@
 """The private Docker registry: Debian's ``docker-registry`` (distribution v2) on loopback.
 
 :func:`start_registry` writes the daemon's config under ``DEIS_HOME/registry`` and starts it;
-``deisctl`` keeps the pid and stops it with :func:`deisctl.processes.stop_pid`.
+``deisctl`` keeps the pid and stops it with :func:`deiscore.processes.stop_pid`.
 
 Every request needs credentials (htpasswd, bcrypt): the platform's account (``deis``: the builder
 and controller push and pull) and the hosts' account (``deis-host``: they pull). Distribution has
@@ -23,7 +23,7 @@ from pathlib import Path
 import bcrypt
 
 from builder.errors import RegistryError
-from deisctl.processes import ProcessError, port_answers, spawn, wait_for
+from deiscore.processes import ProcessError, port_answers, spawn, wait_for
 
 log = logging.getLogger(__name__)
 

@@ -121,7 +121,7 @@ def main() -> None:
     from builder.hooks import ControllerHooks
     from builder.jobs import build_queue
     from builder.sshd import SSHServer, load_or_create_host_key
-    from deisctl.settings import load
+    from deiscore.settings import load
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     # paramiko logs every dropped connection (port probes included) as an error traceback;

@@ -74,7 +74,7 @@ def make_worker(connection):
 def main() -> None:
     from redis import Redis
 
-    from deisctl.settings import load
+    from deiscore.settings import load
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     settings = load()

@@ -11,7 +11,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from controller import access, db
 from controller.errors import APIError
-from deisctl import settings as platform_settings
+from deiscore import settings as platform_settings
 
 log = logging.getLogger(__name__)
 

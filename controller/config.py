@@ -7,7 +7,7 @@ from controller import deploys, releases, scheduling, validation
 from controller.access import app_for_user, body, current_user, session
 from controller.errors import BadRequest
 from controller.models import Config
-from deisctl import buildpack_url
+from deiscore import buildpack_url
 
 bp = Blueprint("config", __name__)
 

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from controller import db
 from controller.models import App, Host, Release
 from controller.scheduling import release_spec
-from deisctl import settings as platform_settings
+from deiscore import settings as platform_settings
 from scheduler.errors import InvalidSpec
 from scheduler.pool import HostRecord
 from scheduler.spec import ReleaseSpec

@@ -6,9 +6,9 @@ import sys
 
 import click
 
-from deisctl import processes
+from deiscore import processes
 from deisctl.components import COMPONENTS
-from deisctl.settings import Settings, load
+from deiscore.settings import Settings, load
 
 
 def _env(s: Settings) -> dict:

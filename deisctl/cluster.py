@@ -20,8 +20,8 @@ import subprocess
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from deisctl.processes import read_pid, spawn, stop_pid, stop_pidfile
-from deisctl.settings import REGISTRY_HOST_USER
+from deiscore.processes import read_pid, spawn, stop_pid, stop_pidfile
+from deiscore.settings import REGISTRY_HOST_USER
 from scheduler.ssh import platform_key
 
 log = logging.getLogger(__name__)

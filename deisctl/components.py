@@ -17,8 +17,8 @@ from typing import Callable
 import requests
 
 from deisctl import redis_server
-from deisctl.processes import PLATFORM_USER, pid_alive, port_answers, read_pid
-from deisctl.settings import Settings
+from deiscore.processes import PLATFORM_USER, pid_alive, port_answers, read_pid
+from deiscore.settings import Settings
 
 
 @dataclass(frozen=True)

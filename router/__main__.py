@@ -10,7 +10,7 @@ import signal
 import sys
 import threading
 
-from deisctl import settings as platform_settings
+from deiscore import settings as platform_settings
 from router.router import Router
 
 

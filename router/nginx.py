@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from deisctl.processes import ROUTER_USER, ProcessError, pid_alive, read_pid, stop_pid, system_user, wait_for
+from deiscore.processes import ROUTER_USER, ProcessError, pid_alive, read_pid, stop_pid, system_user, wait_for
 from router.errors import ConfigRejected, NginxError
 from router.nginxconf import ROUTING_SOCKET
 

@@ -21,7 +21,7 @@ import threading
 from pathlib import Path
 from typing import Callable, Iterable, Mapping
 
-from deisctl.processes import port_answers
+from deiscore.processes import port_answers
 from router import nginx
 from router.errors import RouterError
 from router.nginxconf import ROUTING_SOCKET, listen_address, render, render_edge

@@ -189,7 +189,7 @@ def _probe_loop(pool, interval: float, stop: threading.Event) -> None:
 def main(argv: list[str] | None = None) -> None:
     import docker
 
-    from deisctl import settings as platform_settings
+    from deiscore import settings as platform_settings
 
     parser = argparse.ArgumentParser(prog="python -m scheduler.reconcile", description=__doc__.splitlines()[0])
     parser.add_argument("--desired", required=True, metavar="MODULE:FUNCTION",

@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from deisctl import redis_server
-from deisctl.processes import free_port, port_answers, spawn, stop_pid, wait_for
+from deiscore.processes import free_port, port_answers, spawn, stop_pid, wait_for
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from deisctl.processes import free_port, port_answers, spawn, stop_pid, wait_for
-from deisctl.settings import load
+from deiscore.processes import free_port, port_answers, spawn, stop_pid, wait_for
+from deiscore.settings import load
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO_ROOT / "examples"

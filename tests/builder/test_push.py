@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from deisctl.settings import load
+from deiscore.settings import load
 from tests.builder.conftest import commit, git
 from tests.gitserve import dumb_http_git
 

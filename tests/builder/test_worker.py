@@ -13,7 +13,7 @@ from rq import Queue, Worker
 from rq.job import Job
 
 from builder.jobs import QUEUE, SERIALIZER, build_queue
-from deisctl.processes import spawn, stop_pid, wait_for
+from deiscore.processes import spawn, stop_pid, wait_for
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 import subprocess
 
-from deisctl.settings import load as load_settings
+from deiscore.settings import load as load_settings
 from tests.client.conftest import DeisCLI, unique
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import stat
 import time
 
-from deisctl.processes import free_port, stop_pid
-from deisctl.settings import Settings
+from deiscore.processes import free_port, stop_pid
+from deiscore.settings import Settings
 from tests.client.conftest import DeisCLI, unique
 from tests.conftest import start_controller
 

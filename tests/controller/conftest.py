@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from deisctl.processes import free_port, port_answers, spawn, stop_pid, wait_for
+from deiscore.processes import free_port, port_answers, spawn, stop_pid, wait_for
 from tests.conftest import start_controller
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")

@@ -18,8 +18,8 @@ from werkzeug.security import generate_password_hash
 
 from controller.access import MAX_JSON_DEPTH
 from controller.auth import TOKENS_PER_USER
-from deisctl.processes import stop_pid
-from deisctl.settings import Settings
+from deiscore.processes import stop_pid
+from deiscore.settings import Settings
 from tests.conftest import start_controller
 from tests.controller.helpers import assert_error, new_app, new_user, unique
 

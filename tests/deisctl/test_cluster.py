@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from deisctl import cluster
-from deisctl.processes import free_port
+from deiscore.processes import free_port
 from scheduler.errors import HostError
 from scheduler.ssh import docker_over_ssh
 
@@ -51,8 +51,8 @@ def tiny_image(docker_client, tmp_path, name: str) -> str:
 @pytest.mark.slow
 def test_cluster_up_reaches_each_engine_over_ssh_and_down_removes_everything(tmp_path, docker_client):
     from builder.registry import start_registry
-    from deisctl.processes import stop_pid
-    from deisctl.settings import load
+    from deiscore.processes import stop_pid
+    from deiscore.settings import load
 
     home = tmp_path / "home"
     # No controller answers on this free port: a platform the user runs here is never touched.

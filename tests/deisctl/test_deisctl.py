@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from deisctl import settings
-from deisctl.processes import free_port
+from deiscore import settings
+from deiscore.processes import free_port
 
 DEISCTL = [sys.executable, "-c", "from deisctl.cli import main; main()"]
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from deisctl.processes import free_port
+from deiscore.processes import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO_ROOT / "examples"

@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from deisctl.processes import stop_pid
+from deiscore.processes import stop_pid
 from tests.conftest import start_controller
 from tests.e2e.conftest import LivePlatform
 

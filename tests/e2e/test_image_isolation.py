@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from builder.registry import render_config, render_htpasswd
-from deisctl.processes import free_port, port_answers, spawn, stop_pid, wait_for
+from deiscore.processes import free_port, port_answers, spawn, stop_pid, wait_for
 from scheduler.containers import LABEL_APP, LABEL_PLATFORM
 from scheduler.scheduler import platform_id
 

@@ -18,8 +18,8 @@ from redis import Redis
 from rq import Queue
 
 from builder.jobs import build_queue
-from deisctl import settings
-from deisctl.processes import PLATFORM_USER, ROUTER_USER, read_pid
+from deiscore import settings
+from deiscore.processes import PLATFORM_USER, ROUTER_USER, read_pid
 from router.nginxconf import ROUTING_SOCKET
 from tests.e2e.conftest import commit
 from tests.gitserve import app_network_container, dumb_http_git

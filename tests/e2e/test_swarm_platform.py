@@ -7,7 +7,7 @@ import docker
 import pytest
 
 from deisctl import cluster
-from deisctl.processes import free_port
+from deiscore.processes import free_port
 from scheduler.swarm import ensure_swarm
 from tests.e2e.conftest import Load, running_platform
 

@@ -10,7 +10,7 @@ import time
 import pytest
 import requests
 
-from deisctl.processes import free_port, port_answers, spawn, stop_pid, wait_for
+from deiscore.processes import free_port, port_answers, spawn, stop_pid, wait_for
 from router import ConfigRejected, InvalidRoute, Router
 
 pytestmark = pytest.mark.slow

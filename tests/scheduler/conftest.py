@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import pytest
 import requests
 
-from deisctl.processes import free_port
+from deiscore.processes import free_port
 from router import Router
 from scheduler import Host, Scheduler
 from tests.scheduler.echoapp import build_echo_image

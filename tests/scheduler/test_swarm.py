@@ -8,7 +8,7 @@ import docker
 import pytest
 
 from deisctl import cluster
-from deisctl.processes import free_port, stop_pid
+from deiscore.processes import free_port, stop_pid
 from router import Router
 from scheduler import DeployError
 from scheduler.swarm import SwarmScheduler, ensure_swarm
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def swarm(tmp_path_factory, docker_client, echo_image):
     from builder.registry import start_registry
-    from deisctl.settings import load
+    from deiscore.settings import load
 
     home = tmp_path_factory.mktemp("swarm-home")
     settings = load({"DEIS_HOME": str(home), "DEIS_REGISTRY_PORT": str(free_port())})

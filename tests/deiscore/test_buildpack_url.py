@@ -1,7 +1,7 @@
 """The BUILDPACK_URL rule (pure): network URLs only, with an optional #ref."""
 import pytest
 
-from deisctl.buildpack_url import parse
+from deiscore.buildpack_url import parse
 
 
 @pytest.mark.parametrize("url, expected", [
