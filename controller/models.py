@@ -155,6 +155,11 @@ class Release(Base):
     config_id: Mapped[int] = mapped_column(ForeignKey("configs.id"))
     summary: Mapped[str] = mapped_column(Text, default="")
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
+    # The outcome of the release's deploy (see controller.deploys): queued, deploying, succeeded,
+    # failed (status_detail says why) or superseded. Releases from before statuses were kept served.
+    status: Mapped[str] = mapped_column(String(16), default="queued", server_default="succeeded")
+    status_detail: Mapped[str | None] = mapped_column(Text, nullable=True)
+    deploy_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     owner: Mapped[User] = relationship()
     build: Mapped[Build | None] = relationship()
     config: Mapped[Config] = relationship()
