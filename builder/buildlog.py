@@ -1,10 +1,5 @@
-"""The build log: the lines a build prints, carried from the worker to the pushing client.
-
-The worker appends events to a Redis list per build (``RPUSH``); the SSH session that started
-the build pops them (``BLPOP``) and relays each line to ``git push`` as it arrives. A list
-(unlike pub/sub) keeps lines written before the reader attached. The last event is
-``{"end": ...}`` with the build's outcome.
-"""
+"""The build log (a :class:`deiscore.joblog.JobLog`): the SSH session that started the build pops its
+events (``BLPOP``) and relays each line to ``git push`` as it arrives."""
 from __future__ import annotations
 
 import json
@@ -12,8 +7,6 @@ import logging
 from collections.abc import Iterable, Iterator
 
 log = logging.getLogger(__name__)
-
-KEY_TTL = 3600
 
 
 def log_key(build_id: str) -> str:
@@ -30,28 +23,6 @@ def iter_lines(chunks: Iterable[bytes]) -> Iterator[str]:
             yield line.decode("utf-8", "replace")
     if pending:
         yield pending.decode("utf-8", "replace")
-
-
-class BuildLog:
-    """Writer side, used by the build job."""
-
-    def __init__(self, redis, key: str, ttl: int = KEY_TTL):
-        self.redis = redis
-        self.key = key
-        self.ttl = ttl
-
-    def _push(self, event: dict) -> None:
-        pipe = self.redis.pipeline()
-        pipe.rpush(self.key, json.dumps(event))
-        pipe.expire(self.key, self.ttl)
-        pipe.execute()
-
-    def line(self, text: str) -> None:
-        self._push({"line": text})
-
-    def end(self, ok: bool, result: dict | None = None, error: str | None = None, shown: bool = False) -> None:
-        """The last event; ``shown`` says the error is already in the log's lines."""
-        self._push({"end": True, "ok": ok, "result": result, "error": error, "shown": shown})
 
 
 def follow(redis, key: str, still_running, poll: float = 1.0) -> Iterator[dict]:

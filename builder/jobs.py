@@ -17,7 +17,8 @@ from pathlib import Path
 from rq.serializers import JSONSerializer
 
 from builder import buildpacks, dockerfile, images, slug
-from builder.buildlog import BuildLog, log_key
+from builder.buildlog import log_key
+from deiscore.joblog import JobLog
 from builder.errors import BuilderError
 from builder.procfile import parse_procfile
 from builder.registry import RegistryClient
@@ -151,7 +152,7 @@ def run_build(request: dict) -> dict:
 
     settings = load()
     redis = get_current_job().connection
-    build_log = BuildLog(redis, log_key(request["build_id"]))
+    build_log = JobLog(redis, log_key(request["build_id"]))
     docker_client = docker.DockerClient(base_url=settings.docker_host) if settings.docker_host \
         else docker.from_env()
     registry = RegistryClient(requests.Session(), settings.registry, settings.registry_auth)

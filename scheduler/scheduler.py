@@ -169,25 +169,29 @@ class Scheduler:
 
     # -- changes -------------------------------------------------------------------------------
 
-    def deploy(self, spec: ReleaseSpec, progress: Progress | None = None) -> DeployResult:
-        """Bring ``spec`` up with zero downtime; raise DeployError (old release kept) or Superseded."""
+    def deploy(self, spec: ReleaseSpec, progress: Progress | None = None, *,
+               on_live: Callable[[], None] | None = None) -> DeployResult:
+        """Bring ``spec`` up with zero downtime; raise DeployError (old release kept) or Superseded.
+        ``on_live()`` is called once the router serves ``spec``, before the old containers drain."""
         progress = progress or _ignore
         with self.state.app_lock(spec.app):
             deployed = self.state.deployed_version(spec.app)
             if deployed is not None and spec.version < deployed:
                 raise Superseded(spec.app, spec.version, deployed)
             try:
-                return self.converge(spec, progress)
+                return self.converge(spec, progress, on_live=on_live)
             except DeployError:
                 if spec.version != deployed:
                     self.state.set_failed_version(spec.app, spec.version)
                 raise
 
-    def scale(self, spec: ReleaseSpec, progress: Progress | None = None) -> DeployResult:
+    def scale(self, spec: ReleaseSpec, progress: Progress | None = None, *,
+              on_live: Callable[[], None] | None = None) -> DeployResult:
         """Apply ``spec.scale``: add or remove containers, leaving the others untouched."""
-        return self.deploy(spec, progress)
+        return self.deploy(spec, progress, on_live=on_live)
 
-    def restart(self, spec: ReleaseSpec, target: str | None = None, progress: Progress | None = None) -> DeployResult:
+    def restart(self, spec: ReleaseSpec, target: str | None = None, progress: Progress | None = None, *,
+                on_live: Callable[[], None] | None = None) -> DeployResult:
         """Replace the containers of ``target`` ("web", "web.2" or all when None) with fresh ones."""
         match = restart_filter(target)
         progress = progress or _ignore
@@ -195,7 +199,7 @@ class Scheduler:
             current = [c for c in self.containers(spec.app) if c.version == spec.version and c.running]
             if not any(match(c) for c in current):
                 raise InvalidSpec("restart target", target or "all", f"no running process of {spec.app} matches")
-            return self.converge(spec, progress, restart=match)
+            return self.converge(spec, progress, restart=match, on_live=on_live)
 
     def destroy(self, app: str, progress: Progress | None = None) -> list[str]:
         """Remove every container, the networks and the route of ``app``; return the removed container
@@ -247,8 +251,10 @@ class Scheduler:
     # -- the cutover ---------------------------------------------------------------------------
 
     def converge(self, spec: ReleaseSpec, progress: Progress,
-                 restart: Callable[[Container], bool] = lambda c: False) -> DeployResult:
+                 restart: Callable[[Container], bool] = lambda c: False,
+                 on_live: Callable[[], None] | None = None) -> DeployResult:
         """The cutover itself; the caller holds ``self.state.app_lock(spec.app)``."""
+        on_live = on_live or (lambda: None)
         began = time.monotonic()
         actual = [c for c in self.containers(spec.app) if c.type != ONEOFF_TYPE]
         slots = self.slots_for(spec, [c for c in actual if c.version == spec.version])
@@ -263,6 +269,7 @@ class Scheduler:
         if not starts and not retire and not plan.replace:
             self.sync_router(spec)
             self.state.set_deployed(spec.app, spec.version, spec.as_dict())
+            on_live()
             return DeployResult(spec.app, spec.version, (), (), tuple(upstreams_of(spec, keep)),
                                 time.monotonic() - began)
         progress(f"{spec.app} v{spec.version}: {describe_scale(spec)}; starting {len(starts)}, "
@@ -285,6 +292,7 @@ class Scheduler:
         if spec.version != self.state.deployed_version(spec.app):
             self.state.set_crashes(spec.app, {})
         self.state.set_deployed(spec.app, spec.version, spec.as_dict())
+        on_live()
         if self.drain_seconds and any(c.address for c in retire):
             progress(f"draining {sum(1 for c in retire if c.address)} old web container(s) for {self.drain_seconds:g}s")
             time.sleep(self.drain_seconds)

@@ -3,7 +3,8 @@ import threading
 import pytest
 from redis import Redis
 
-from builder.buildlog import BuildLog, follow, iter_lines
+from builder.buildlog import follow, iter_lines
+from deiscore.joblog import JobLog as BuildLog
 from builder.images import tags_to_collect
 from builder.registry import render_config, render_htpasswd
 
