@@ -49,12 +49,3 @@ class RegistryError(BuilderError):
 
 class StackError(BuilderError):
     """The stack image could not be built."""
-
-
-class JobRefused(BuilderError):
-    """A job on the builds queue that the build worker does not run (not one of the platform's own)."""
-
-    def __init__(self, job_id: str, reason: str):
-        self.job_id = job_id
-        self.reason = reason
-        super().__init__(f"job {job_id} refused: {reason}")

@@ -14,20 +14,19 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from rq.serializers import JSONSerializer
-
 from builder import buildpacks, dockerfile, images, slug
 from builder.buildlog import log_key
-from deiscore.joblog import JobLog
 from builder.errors import BuilderError
 from builder.procfile import parse_procfile
 from builder.registry import RegistryClient
+from deiscore import jobs as platform_jobs
+from deiscore.joblog import JobLog
 
 log = logging.getLogger(__name__)
 
 QUEUE = "builds"
 JOB_TIMEOUT = 1800
-SERIALIZER = JSONSerializer  # never pickle: the worker loads what anyone with Redis access enqueued
+SERIALIZER = platform_jobs.SERIALIZER
 
 
 @dataclass(frozen=True)
@@ -179,9 +178,7 @@ def run_build(request: dict) -> dict:
 
 def build_queue(connection):
     """The builds queue on ``connection``, with the worker's serializer (see :mod:`builder.worker`)."""
-    from rq import Queue
-
-    return Queue(QUEUE, connection=connection, serializer=SERIALIZER)
+    return platform_jobs.queue(connection, QUEUE)
 
 
 def enqueue_build(queue, request: dict):
