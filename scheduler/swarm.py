@@ -8,8 +8,8 @@ port in host mode (the ingress routing mesh is not used); while an update runs, 
 the running web tasks every quarter second, and nginx's passive failover covers a task that stops
 between two syncs.
 
-Same interface as :class:`scheduler.scheduler.Scheduler` (deploy, scale, restart, destroy, run,
-logs, events, status, sync_router); ``deis ps`` names tasks ``<app>_v<N>.<type>.<slot>``.
+Implements :class:`scheduler.interface.SchedulerBackend`, like :class:`scheduler.scheduler.Scheduler`
+(plus ``sync_router``); ``deis ps`` names tasks ``<app>_v<N>.<type>.<slot>``.
 """
 from __future__ import annotations
 
@@ -17,16 +17,17 @@ import logging
 import threading
 import time
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 import docker.errors
 import requests
 
 from scheduler.containers import CONTAINER_PORT, DEFAULT_HARDENING, LABEL_APP, LABEL_PLATFORM, LABEL_RELEASE, \
-    LABEL_TYPE, Hardening, container_name, plan_process
+    LABEL_TYPE, Container, Hardening, container_name, plan_process
 from scheduler.errors import DeployError, HostError, InvalidSpec, SchedulerError, Superseded
 from scheduler.hosts import Host
 from scheduler.oneoff import run_oneoff
+from scheduler.placement import Slot
 from scheduler.scheduler import DeployResult, ProcessStatus, platform_id
 from scheduler.spec import ReleaseSpec, memory_bytes
 from scheduler.state import SchedulerState
@@ -34,6 +35,8 @@ from scheduler.state import SchedulerState
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str], None]
+OnLive = Callable[[], None]
+SWARM = "swarm"  # the one host placement sees: the swarm's own scheduler picks the nodes
 SECOND = 1_000_000_000
 FAILED_STATES = {"failed", "rejected", "orphaned"}
 STARTING_STATES = {"new", "pending", "assigned", "accepted", "preparing", "ready", "starting"}
@@ -111,7 +114,7 @@ class SwarmScheduler:
         self.poll = poll
         self.hardening = hardening
         self.registry, self.registry_auth, self._logged_in = registry, registry_auth, False
-        self.manager = Host("swarm", client, "127.0.0.1", platform=platform,  # for one-off containers
+        self.manager = Host(SWARM, client, "127.0.0.1", platform=platform,  # for one-off containers
                             registry_auth=registry_auth)
 
     @classmethod
@@ -126,18 +129,23 @@ class SwarmScheduler:
 
     # -- changes -------------------------------------------------------------------------------
 
-    def deploy(self, spec: ReleaseSpec, progress: Progress | None = None) -> DeployResult:
+    def deploy(self, spec: ReleaseSpec, progress: Progress | None = None, *,
+               on_live: OnLive | None = None) -> DeployResult:
+        """Update the services to ``spec``; ``on_live`` once the rolling update is done and the router
+        serves only the new tasks (Swarm stops the old tasks itself, during the update)."""
         progress = progress or (lambda line: None)
         with self.state.app_lock(spec.app):
             deployed = self.state.deployed_version(spec.app)
             if deployed is not None and spec.version < deployed:
                 raise Superseded(spec.app, spec.version, deployed)
-            return self._converge(spec, progress)
+            return self._converge(spec, progress, on_live=on_live)
 
-    def scale(self, spec: ReleaseSpec, progress: Progress | None = None) -> DeployResult:
-        return self.deploy(spec, progress)
+    def scale(self, spec: ReleaseSpec, progress: Progress | None = None, *,
+              on_live: OnLive | None = None) -> DeployResult:
+        return self.deploy(spec, progress, on_live=on_live)
 
-    def restart(self, spec: ReleaseSpec, target: str | None = None, progress: Progress | None = None) -> DeployResult:
+    def restart(self, spec: ReleaseSpec, target: str | None = None, progress: Progress | None = None, *,
+                on_live: OnLive | None = None) -> DeployResult:
         """A rolling restart of a process type (``web``) or all of them; single slots restart their type."""
         progress = progress or (lambda line: None)
         ptype = (target or "").split(".")[0] or None
@@ -145,7 +153,13 @@ class SwarmScheduler:
         if ptype is not None and ptype not in services:
             raise InvalidSpec("restart target", target, f"no running process of {spec.app} matches")
         with self.state.app_lock(spec.app):
-            return self._converge(spec, progress, force={ptype} if ptype else set(services))
+            return self._converge(spec, progress, force={ptype} if ptype else set(services), on_live=on_live)
+
+    def slots_for(self, spec: ReleaseSpec, current: Iterable[Container] = ()) -> list[Slot]:
+        """Every process of ``spec`` goes to the swarm, whose own scheduler picks a node per task (and
+        keeps a task pending until one has room): there is no fit check before a change here."""
+        return [Slot(ptype, num, SWARM) for ptype, count in spec.desired_scale().items()
+                for num in range(1, count + 1)]
 
     def destroy(self, app: str, progress: Progress | None = None) -> list[str]:
         progress = progress or (lambda line: None)
@@ -171,7 +185,8 @@ class SwarmScheduler:
             raise HostError("swarm", f"logging in to the registry {self.registry}", str(exc)) from exc
         self._logged_in = True
 
-    def _converge(self, spec: ReleaseSpec, progress: Progress, force: set[str] = frozenset()) -> DeployResult:
+    def _converge(self, spec: ReleaseSpec, progress: Progress, force: set[str] = frozenset(),
+                  on_live: OnLive | None = None) -> DeployResult:
         start = time.monotonic()
         self._log_in()
         services = self._services(spec.app)
@@ -197,6 +212,8 @@ class SwarmScheduler:
             self._wait(spec, ptype, progress, fresh=ptype not in services)
         self.sync_router(spec)
         self.state.set_deployed(spec.app, spec.version)
+        if on_live is not None:
+            on_live()
         seconds = time.monotonic() - start
         progress(f"{spec.app} v{spec.version} is running ({seconds:.1f}s)")
         return DeployResult(spec.app, spec.version, tuple(changed), (),
