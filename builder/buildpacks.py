@@ -15,7 +15,10 @@ import re
 import tarfile
 from pathlib import Path
 
+import yaml
+
 from builder.errors import BuildFailed
+from builder.procfile import PROCESS_TYPE
 from deiscore import buildpack_url
 
 log = logging.getLogger(__name__)
@@ -103,3 +106,32 @@ def runner_init_tar() -> bytes:
     with tarfile.open(fileobj=buffer, mode="w") as tar:
         _add_file(tar, "runner/init", (RUNNER_DIR / "init").read_bytes(), 0o755)
     return buffer.getvalue()
+
+
+def parse_release(text: str) -> dict[str, str]:
+    """The default process types from a buildpack's ``bin/release`` output.
+
+    That output is a YAML mapping, as on Heroku: ``default_process_types`` (``{type: command}``),
+    and ``addons`` and ``config_vars``, which the platform does not use. No output means no
+    defaults; anything else that is not such a mapping fails the build, saying what was wrong."""
+    try:
+        release = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        problem = " ".join(str(exc).split())
+        raise BuildFailed(f"the buildpack's bin/release printed invalid YAML: {problem}") from None
+    if release is None:
+        return {}
+    if not isinstance(release, dict):
+        raise BuildFailed(f"the buildpack's bin/release output is not a YAML mapping: {text.strip()[:80]!r}")
+    types = release.get("default_process_types")
+    if types is None:
+        return {}
+    if not isinstance(types, dict):
+        raise BuildFailed("the buildpack's default_process_types is not a mapping of process type to command")
+    for name, command in types.items():
+        if not isinstance(name, str) or not PROCESS_TYPE.fullmatch(name):
+            raise BuildFailed(f"the buildpack's default_process_types has an invalid process type {name!r} "
+                              "(letters, digits, '-' and '_' only)")
+        if not isinstance(command, str) or not command.strip():
+            raise BuildFailed(f"the buildpack's default process type {name!r} has no command (a string)")
+    return dict(types)

@@ -5,19 +5,12 @@ this user push to this app (and with which config), and here is a new build.
 """
 from __future__ import annotations
 
-import base64
-import hashlib
 import logging
 from dataclasses import dataclass, field
 
 from builder.errors import HookError
 
 log = logging.getLogger(__name__)
-
-
-def fingerprint(key_blob: bytes) -> str:
-    """OpenSSH's SHA256 fingerprint of a public key blob: ``SHA256:<base64, no padding>``."""
-    return "SHA256:" + base64.b64encode(hashlib.sha256(key_blob).digest()).decode().rstrip("=")
 
 
 @dataclass(frozen=True)

@@ -7,10 +7,10 @@ from __future__ import annotations
 import re
 
 from builder.errors import ProcfileError
+from deiscore import validation
+from deiscore.errors import InvalidInput
+from deiscore.validation import PROCESS_TYPE  # noqa: F401 - the pattern, for builder.buildpacks
 
-# Process types become part of container names (``<app>_v<N>.<type>.<num>``), so they are
-# restricted to what a container name and a ``deis scale type=N`` argument can carry.
-PROCESS_TYPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,62}")
 _LINE = re.compile(r"^([^:\s]*)[ \t]*:[ \t]*(.*?)\s*$")
 
 
@@ -28,9 +28,12 @@ def parse_procfile(text: str) -> dict[str, str]:
         name, command = match.groups()
         if not name:
             raise ProcfileError(number, raw, "missing process type before ':'")
-        if not PROCESS_TYPE.fullmatch(name):
-            raise ProcfileError(number, raw, f"invalid process type {name!r} "
-                                             "(letters, digits, '-' and '_' only)")
+        try:  # the controller's rules: a Procfile it would refuse fails here, before anything is built
+            validation.procfile_type(name)
+            if command:
+                validation.procfile_command(name, command)
+        except InvalidInput as exc:
+            raise ProcfileError(number, raw, exc.detail) from None
         if not command:
             raise ProcfileError(number, raw, f"empty command for process type {name!r}")
         if name in types:
@@ -40,33 +43,3 @@ def parse_procfile(text: str) -> dict[str, str]:
         first_seen[name] = number
     return types
 
-
-def parse_release_yaml(text: str) -> dict[str, str]:
-    """Read ``default_process_types`` from a buildpack's ``bin/release`` output.
-
-    ``bin/release`` prints a small YAML document; buildpacks only ever emit a flat mapping
-    under ``default_process_types``, so this reads exactly that subset rather than pulling
-    in a YAML library. Anything else in the document (``addons``, ``config_vars``) is skipped.
-    """
-    types: dict[str, str] = {}
-    inside = False
-    for raw in text.splitlines():
-        if not raw.strip() or raw.lstrip().startswith("#") or raw.strip() == "---":
-            continue
-        indented = raw[:1] in (" ", "\t")
-        if not indented:
-            key, _, rest = raw.partition(":")
-            inside = key.strip() == "default_process_types" and rest.strip() in ("", "{}")
-            continue
-        if inside:
-            name, sep, command = raw.strip().partition(":")
-            if sep and PROCESS_TYPE.fullmatch(name.strip()) and command.strip():
-                types[name.strip()] = _unquote(command.strip())
-    return types
-
-
-def _unquote(value: str) -> str:
-    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-        inner = value[1:-1]
-        return inner.replace("''", "'") if value[0] == "'" else inner.replace('\\"', '"')
-    return value

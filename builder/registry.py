@@ -21,6 +21,7 @@ import subprocess
 from pathlib import Path
 
 import bcrypt
+import yaml
 
 from builder.errors import RegistryError
 from deiscore.processes import ProcessError, port_answers, spawn, wait_for
@@ -48,27 +49,19 @@ def render_htpasswd(accounts: list[dict]) -> str:
 def render_config(storage_dir: Path, port: int, htpasswd: Path | None) -> str:
     """The registry's YAML config: filesystem storage, deletes enabled, loopback only, and (with
     ``htpasswd``) basic authentication on every request."""
-    auth = (f"auth:\n  htpasswd:\n    realm: {REALM}\n    path: {htpasswd}\n") if htpasswd else ""
-    return (
-        "version: 0.1\n"
-        "log:\n"
-        "  level: warn\n"
-        "  accesslog:\n"
-        "    disabled: true\n"
-        "storage:\n"
-        "  filesystem:\n"
-        f"    rootdirectory: {storage_dir}\n"
-        "  delete:\n"
-        "    enabled: true\n"
-        "  maintenance:\n"
-        "    uploadpurging:\n"
-        "      enabled: false\n"
-        "http:\n"
-        f"  addr: 127.0.0.1:{port}\n"
-        "  headers:\n"
-        "    X-Content-Type-Options: [nosniff]\n"
-        + auth
-    )
+    config = {
+        "version": "0.1",
+        "log": {"level": "warn", "accesslog": {"disabled": True}},
+        "storage": {
+            "filesystem": {"rootdirectory": str(storage_dir)},
+            "delete": {"enabled": True},
+            "maintenance": {"uploadpurging": {"enabled": False}},
+        },
+        "http": {"addr": f"127.0.0.1:{port}", "headers": {"X-Content-Type-Options": ["nosniff"]}},
+    }
+    if htpasswd:
+        config["auth"] = {"htpasswd": {"realm": REALM, "path": str(htpasswd)}}
+    return yaml.safe_dump(config, sort_keys=False)
 
 
 def write_config(home: Path, port: int, accounts: list[dict]) -> Path:

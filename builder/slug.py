@@ -16,9 +16,8 @@ import tarfile
 from pathlib import Path
 
 from builder.buildlog import iter_lines
-from builder.buildpacks import build_command, build_tools_tar, runner_init_tar
+from builder.buildpacks import build_command, build_tools_tar, parse_release, runner_init_tar
 from builder.errors import BuildFailed, BuilderError
-from builder.procfile import parse_release_yaml
 from builder.stack import RUN_UID, RUN_USER
 from scheduler.containers import CAPABILITIES
 
@@ -129,7 +128,7 @@ def compile_slug(docker_client, *, stack_image: str, source_tar: Path, buildpack
         if status != 0:
             raise BuildFailed(EXIT_MESSAGES.get(status, f"the build container exited with status {status}"))
         stream, _ = container.get_archive("/tmp/release.yml")
-        defaults = parse_release_yaml(_read_file_from_archive(stream))
+        defaults = parse_release(_read_file_from_archive(stream))
         stream, _ = container.get_archive("/app")
         slug_path.parent.mkdir(parents=True, exist_ok=True)
         partial = slug_path.with_suffix(".partial")

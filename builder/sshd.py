@@ -20,15 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import paramiko
-from paramiko.common import (
-    AUTH_FAILED,
-    AUTH_SUCCESSFUL,
-    OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED,
-    OPEN_SUCCEEDED,
-)
+from paramiko import AUTH_FAILED, AUTH_SUCCESSFUL, OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED, OPEN_SUCCEEDED
 
 from builder.errors import HookError
-from builder.hooks import fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +72,7 @@ class _Interface(paramiko.ServerInterface):
         return "publickey,keyboard-interactive"
 
     def check_auth_publickey(self, username, key):
-        fp = fingerprint(key.asbytes())
+        fp = key.fingerprint  # OpenSSH's SHA256:<base64>, as the controller records keys
         if fp not in self.known:
             try:
                 self.known[fp] = self.lookup_user(fp)

@@ -1,5 +1,6 @@
 """A multi-host cluster on this machine: each host a network namespace running its own ``dockerd``
-and ``sshd``, provisioned by the same script as the Vagrant VMs (``vagrant/provision.sh``).
+and ``sshd``, provisioned by the same script as the Vagrant VMs (``provision.sh``, shipped in
+:mod:`scheduler.hostscripts`).
 
 Layout (one cluster per ``DEIS_HOME``; names carry a short id of it so two platforms never clash):
 a bridge ``dbr-<id>`` with the first address of ``DEIS_CLUSTER_SUBNET`` on this machine, and host
@@ -22,12 +23,11 @@ from pathlib import Path
 
 from deiscore.processes import read_pid, spawn, stop_pid, stop_pidfile
 from deiscore.settings import REGISTRY_HOST_USER
+from scheduler.hostscripts import script
 from scheduler.ssh import platform_key
 
 log = logging.getLogger(__name__)
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-PROVISION = REPO_ROOT / "vagrant" / "provision.sh"
 DEFAULT_SUBNET = "10.213.0.0/24"
 HOST_BIP = "10.214.0.1/24"  # every host's docker0 lives inside its own namespace, so one range serves all
 
@@ -132,7 +132,7 @@ def _forward_registry(home: Path, gateway: str, port: int) -> None:
 
 
 def _provision(host: ClusterHost, key: Path, registry: str, router_port: int, subnet: str) -> None:
-    argv = ["nsenter", f"--net=/run/netns/{host.netns}", "bash", str(PROVISION), "--name", host.name,
+    argv = ["nsenter", f"--net=/run/netns/{host.netns}", "bash", str(script("provision.sh")), "--name", host.name,
             "--state", host.state, "--run", host.run, "--address", host.address, "--bip", HOST_BIP, "--registry", registry,
             "--authorized-key", f"{key}.pub", "--router-ports", str(router_port), "--platform-net", subnet]
     result = subprocess.run(argv, capture_output=True, text=True, timeout=120)

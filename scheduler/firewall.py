@@ -1,25 +1,24 @@
 """The firewall between app containers and the hosts' own services.
 
-One rule set, ``vagrant/firewall.sh``, for every machine that runs app containers: ``deisctl up``
-installs it here (:func:`install`), ``provision.sh`` on each host (Vagrant VMs and the namespace
-hosts of ``deisctl cluster up``). From an app container only the outside world, the app's own
+One rule set, ``firewall.sh`` (in :mod:`scheduler.hostscripts`), for every machine that runs app
+containers: ``deisctl up`` installs it here (:func:`install`), ``provision.sh`` on each host
+(Vagrant VMs and the namespace hosts of ``deisctl cluster up``). From an app container only the outside world, the app's own
 containers and the router ports are reachable; the controller, builder, Redis, registry, sshd, the
 engine and the platform's private network (other hosts' published ports) are not.
 """
 from __future__ import annotations
 
 import subprocess
-from pathlib import Path
 from typing import Iterable
 
 from scheduler.errors import SchedulerError
+from scheduler.hostscripts import script
 
-SCRIPT = Path(__file__).resolve().parent.parent / "vagrant" / "firewall.sh"
 CHAINS = ("DEIS-ISOLATION", "DEIS-ISOLATION-FWD")
 
 
 def command(router_ports: Iterable[int], platform_net: str, remove: bool = False) -> list[str]:
-    argv = ["bash", str(SCRIPT), "--router-ports", ",".join(str(int(p)) for p in router_ports),
+    argv = ["bash", str(script("firewall.sh")), "--router-ports", ",".join(str(int(p)) for p in router_ports),
             "--platform-net", platform_net]
     return argv + ["--remove"] if remove else argv
 

@@ -1,7 +1,7 @@
 import pytest
 
 from builder.errors import ProcfileError
-from builder.procfile import parse_procfile, parse_release_yaml
+from builder.procfile import parse_procfile
 
 
 def test_types_in_file_order_with_comments_and_blank_lines():
@@ -37,14 +37,3 @@ def test_malformed_lines_cite_the_line_number(text, line, reason):
     assert reason in str(info.value)
     assert f"Procfile line {line}:" in str(info.value)
 
-
-def test_release_yaml_default_process_types():
-    text = ('---\naddons: []\nconfig_vars:\n  FOO: bar\ndefault_process_types:\n'
-            '  web: python3 -m http.server "$PORT"\n  worker: \'run it\'\n')
-    assert parse_release_yaml(text) == {"web": 'python3 -m http.server "$PORT"', "worker": "run it"}
-
-
-def test_release_yaml_without_types():
-    assert parse_release_yaml("---\ndefault_process_types: {}\n") == {}
-    assert parse_release_yaml("") == {}
-    assert parse_release_yaml("---\nconfig_vars:\n  web: not-a-type\n") == {}

@@ -14,6 +14,7 @@ from contextlib import ExitStack
 import pytest
 
 from scheduler import Host, ReleaseSpec, Scheduler, firewall
+from scheduler.hostscripts import script
 from scheduler.networks import BRIDGE_PREFIX, bridge_name, network_name
 from tests.scheduler.conftest import DOMAIN, get
 
@@ -145,7 +146,7 @@ def test_a_port_taken_by_something_else_is_retried(docker_client, router, platfo
 
 def test_firewall_script_covers_the_app_bridges():
     """The shell script and the scheduler agree on the bridges' interface names."""
-    assert re.search(r'^BRIDGES="(.*)"$', firewall.SCRIPT.read_text(), re.M).group(1) == BRIDGE_PREFIX + "+"
+    assert re.search(r'^BRIDGES="(.*)"$', script("firewall.sh").read_text(), re.M).group(1) == BRIDGE_PREFIX + "+"
 
 
 def test_firewall_is_idempotent_and_a_platform_removes_only_its_ports():
