@@ -1,6 +1,6 @@
-"""Desired state for the scheduler, from the controller's database: the release each app should run
-and the hosts to run them on (``python -m scheduler.reconcile --desired controller.desired:specs
---hosts controller.desired:host_records``; the controller's own deployer uses ``host_records`` too)."""
+"""Desired state for the scheduler, from the controller's database: the release each app should serve
+and the hosts to run them on. ``python -m controller.reconcile`` feeds both to the scheduler's
+reconcile loop; the controller's own deployer uses ``host_records`` too."""
 from __future__ import annotations
 
 import functools
@@ -10,6 +10,7 @@ import threading
 import time
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from controller import db
 from controller.models import App, Host, Release
@@ -21,30 +22,31 @@ from scheduler.spec import ReleaseSpec
 
 log = logging.getLogger(__name__)
 
+SERVING = "succeeded"  # releases queued or deploying belong to their deploy job; failed ones are not served
+
 
 @functools.cache
 def _sessions():
     return db.make_sessionmaker(db.make_engine(platform_settings.load().database_url))
 
 
-def specs() -> list[ReleaseSpec]:
-    """The latest release of each app that has a build."""
-    with _sessions()() as session:
-        newest = (select(Release.app_id, func.max(Release.version).label("version"))
-                  .group_by(Release.app_id).subquery())
-        rows = session.execute(select(App, Release).join(Release, Release.app_id == App.id)
-                               .join(newest, (newest.c.app_id == Release.app_id)
-                                     & (newest.c.version == Release.version))).all()
-        result = []
-        for app, release in rows:
-            try:
-                spec = release_spec(session, app, release)
-            except InvalidSpec as exc:  # one bad app must not stop the others being reconciled
-                log.warning("skipping %s: %s", app.name, exc)
-                continue
-            if spec is not None:
-                result.append(spec)
-        return result
+def specs(session: Session) -> list[ReleaseSpec]:
+    """Each app's serving release (its newest whose deploy succeeded), for apps that have a build."""
+    serving = (select(Release.app_id, func.max(Release.version).label("version"))
+               .where(Release.status == SERVING).group_by(Release.app_id).subquery())
+    rows = session.execute(select(App, Release).join(Release, Release.app_id == App.id)
+                           .join(serving, (serving.c.app_id == Release.app_id)
+                                 & (serving.c.version == Release.version)).order_by(App.name)).all()
+    result = []
+    for app, release in rows:
+        try:
+            spec = release_spec(session, app, release)
+        except InvalidSpec as exc:  # one bad app must not stop the others being reconciled
+            log.warning("skipping %s: %s", app.name, exc)
+            continue
+        if spec is not None:
+            result.append(spec)
+    return result
 
 
 HOSTS_TTL = 1.0  # seconds a host list is reused: the scheduler asks for it on every call

@@ -110,7 +110,6 @@ COMPONENTS: list[Component] = [
     Component("builder", _python("builder.server"), _port("builder_port")),
     Component("worker", _python("builder.worker"), _worker_answers),
     # Swarm reconciles its services itself; the loop runs for the local scheduler only.
-    Component("reconciler", _python("scheduler.reconcile", "--desired", "controller.desired:specs",
-                                      "--hosts", "controller.desired:host_records", "--interval", "2"),
+    Component("reconciler", _python("controller.reconcile", "--interval", "2"),
               _running("reconciler"), enabled=lambda s: s.scheduler == "local"),
 ]

@@ -51,6 +51,9 @@ class SchedulerBackend(Protocol):
 
     # -- queries -----------------------------------------------------------------------------------
 
+    def deployed_version(self, app: str) -> int | None:
+        """The release the router was last switched to for ``app`` (None: none yet)."""
+
     def status(self, app: str) -> list[ProcessStatus]:
         """The app's processes (``deis ps``)."""
 

@@ -25,7 +25,7 @@ from scheduler.spread import HostInfo
 
 Progress = Callable[[str], None]
 OnLive = Callable[[], None]
-OPERATIONS = ("deploy", "scale", "restart", "destroy", "slots_for", "status", "run", "logs", "events")
+OPERATIONS = ("deploy", "scale", "restart", "destroy", "slots_for", "status", "run", "logs", "events")  # fail()
 
 
 class MemoryScheduler:
@@ -102,6 +102,10 @@ class MemoryScheduler:
         for name in removed:
             (progress or _ignore)(f"removed {name}")
         return removed
+
+    def deployed_version(self, app: str) -> int | None:
+        spec = self.deployed.get(app)
+        return spec.version if spec else None
 
     def status(self, app: str) -> list[ProcessStatus]:
         self._call("status", app)

@@ -10,14 +10,12 @@ For every desired :class:`ReleaseSpec` (the release that should be serving each 
 - the router is pointed at the running web containers.
 Apps being deployed right now (lock held) are skipped until the next round.
 
-``python -m scheduler.reconcile --desired module:function`` runs it every few seconds, where the
-function returns the desired specs (the controller provides it), and meanwhile takes each container
+:func:`run_loop` runs it every few seconds with the desired specs of each round from a callable
+(``python -m controller.reconcile`` passes the controller's), and meanwhile takes each container
 that dies out of the router at once, on its engine's event (:mod:`scheduler.deathwatch`).
 """
 from __future__ import annotations
 
-import argparse
-import importlib
 import logging
 import threading
 import time
@@ -184,32 +182,3 @@ def _probe_loop(pool, interval: float, stop: threading.Event) -> None:
         except Exception:  # noqa: BLE001 - keep probing whatever one round hit
             log.exception("probing hosts failed")
         stop.wait(interval)
-
-
-def main(argv: list[str] | None = None) -> None:
-    import docker
-
-    from deiscore import settings as platform_settings
-
-    parser = argparse.ArgumentParser(prog="python -m scheduler.reconcile", description=__doc__.splitlines()[0])
-    parser.add_argument("--desired", required=True, metavar="MODULE:FUNCTION",
-                        help="callable returning the ReleaseSpecs that should run")
-    parser.add_argument("--hosts", metavar="MODULE:FUNCTION",
-                        help="callable returning the registered HostRecords (default: the local engine only)")
-    parser.add_argument("--interval", type=float, default=5.0)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    desired = _load(args.desired)
-    settings = platform_settings.load()
-    client = docker.DockerClient(base_url=settings.docker_host) if settings.docker_host else docker.from_env()
-    host_records = _load(args.hosts) if args.hosts else None
-    run_loop(Scheduler.from_settings(settings, client, host_records=host_records), desired, args.interval)
-
-
-def _load(reference: str):
-    module, _, function = reference.partition(":")
-    return getattr(importlib.import_module(module), function)
-
-
-if __name__ == "__main__":
-    main()

@@ -313,6 +313,9 @@ class SwarmScheduler:
         return self.router.set_app_routes(spec.app, hostnames, self._upstreams(spec.app, spec.web_type),
                                           spec.routing)
 
+    def deployed_version(self, app: str) -> int | None:
+        return self.state.deployed_version(app)
+
     def status(self, app: str) -> list[ProcessStatus]:
         nodes = self._node_addresses()
         result = []
