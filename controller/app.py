@@ -1,9 +1,7 @@
 """The controller's Flask app factory: one blueprint per resource, one error handler."""
 from __future__ import annotations
 
-import fcntl
 import logging
-from contextlib import contextmanager
 
 from flask import Flask, g, jsonify, request
 from sqlalchemy.exc import IntegrityError
@@ -26,8 +24,7 @@ def create_app(settings: platform_settings.Settings | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes + 1
     app.json.sort_keys = False
     engine = db.make_engine(settings.database_url)
-    with _file_lock(settings.home / "schema.lock"):
-        db.init_schema(engine)
+    db.check_schema(engine)  # workers never migrate: `deisctl migrate` (and `deisctl up`) does, once
     app.extensions["deis_sessions"] = db.make_sessionmaker(engine)
     app.extensions["deis_engine"] = engine
 
@@ -111,13 +108,3 @@ def make_deployer(settings):
 
     client = docker.DockerClient(base_url=settings.docker_host) if settings.docker_host else docker.from_env()
     return Deployer(Scheduler.from_settings(settings, client, host_records=host_records), events)
-
-
-@contextmanager
-def _file_lock(path):
-    with open(path, "w") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)

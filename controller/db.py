@@ -1,13 +1,20 @@
-"""Database engine and sessions: a SQLite file (WAL) by default, any SQLAlchemy URL otherwise."""
+"""Database engine and sessions: a SQLite file (WAL) by default, any SQLAlchemy URL otherwise; the schema
+and its migrations (Alembic)."""
 from __future__ import annotations
 
 import fcntl
 import os
 from contextlib import contextmanager
 from pathlib import Path
+from typing import NamedTuple
 
-from sqlalchemy import create_engine, event, inspect, literal, text
-from sqlalchemy.engine import Engine
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine, event, inspect, text
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -82,35 +89,97 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
 
 
-def init_schema(engine: Engine) -> None:
-    """Create missing tables, and add the columns a newer version brought to existing ones.
+class SchemaError(RuntimeError):
+    """The database's schema is not the one this code needs (the controller refuses to start), or cannot
+    be migrated to it."""
 
-    The schema only grows: a new column is nullable or has a constant default, which rows written
-    by an older version get. (Callers hold a lock, so two processes never migrate at once.)
+
+# Alembic, configured in code: revisions in controller/migrations/versions, run by ``upgrade`` on a
+# connection it hands to migrations/env.py. Only ``upgrade`` (``deisctl migrate``, ``deisctl up``) changes
+# the schema; the controller's workers only check it.
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+BASELINE = "0001"  # the schema of the last version before Alembic (c617958)
+# Columns that version's start-up code may have added to a database already (it added every column
+# missing from the models): such a database is at this revision, not at the baseline.
+RELEASE_STATUS = ("0002", "releases", {"status", "status_detail", "deploy_id"})
+
+
+class Upgrade(NamedTuple):
+    before: str | None  # the revision the database was at (None: no schema, or made before Alembic)
+    stamped: str | None  # for a database made before Alembic: the revision its tables matched
+    after: str
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+def head_revision() -> str:
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def current_revision(connection: Connection) -> str | None:
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+def check_schema(engine: Engine) -> None:
+    """Refuse to serve a database whose schema is not this version's."""
+    with engine.connect() as conn:
+        current = current_revision(conn)
+    head = head_revision()
+    if current != head:
+        where = engine.url.render_as_string(hide_password=True)
+        raise SchemaError(f"the database {where} is at schema revision {current or 'none'}, this controller "
+                          f"needs {head}: run `deisctl migrate`")
+
+
+def upgrade(url: str) -> Upgrade:
+    """Migrate the database to the head revision, in one transaction that holds the database's write lock.
+
+    A database made before Alembic (the platform's tables, no ``alembic_version``) is first stamped with the
+    revision its tables match, and checked against the models once upgraded: one older than the baseline
+    is refused and left as it was.
     """
-    Base.metadata.create_all(engine)
-    existing = inspect(engine)
-    with engine.begin() as conn:
-        for table in Base.metadata.sorted_tables:
-            present = {column["name"] for column in existing.get_columns(table.name)}
-            for column in table.columns:
-                if column.name not in present:
-                    conn.execute(text(add_column_sql(engine.dialect, table.name, column)))
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            conn.execution_options(**WRITE)
+            with conn.begin():
+                if conn.dialect.name == "postgresql":  # two `deisctl migrate` at once: one waits
+                    conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('deis schema migration'))"))
+                before = current_revision(conn)
+                stamped = None
+                config = alembic_config(conn)
+                if before is None and set(inspect(conn).get_table_names()) & set(Base.metadata.tables):
+                    stamped = _pre_alembic_revision(conn)
+                    command.stamp(config, stamped)
+                command.upgrade(config, "head")
+                if stamped is not None:
+                    differences = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+                    if differences:
+                        raise SchemaError(f"the database was made before migrations by a version older than "
+                                          f"their baseline (c617958), and differs from it: {differences}; "
+                                          "it is left unchanged")
+                return Upgrade(before, stamped, current_revision(conn))
+    finally:
+        engine.dispose()
 
 
-def add_column_sql(dialect, table: str, column) -> str:
-    """``ALTER TABLE ... ADD COLUMN`` for a column added to a model after its table was created."""
-    sql = f'ALTER TABLE "{table}" ADD COLUMN "{column.name}" {column.type.compile(dialect=dialect)}'
-    default = column.default.arg if column.default is not None and column.default.is_scalar else None
-    if default is not None:
-        value = literal(default, column.type).compile(dialect=dialect, compile_kwargs={"literal_binds": True})
-        sql += f" DEFAULT {value}"
-    if not column.nullable:
-        if default is None:
-            raise RuntimeError(f"cannot add {table}.{column.name} to an existing database: "
-                               "a new column must be nullable or have a constant default")
-        sql += " NOT NULL"
-    return sql
+def _pre_alembic_revision(conn: Connection) -> str:
+    revision, table, columns = RELEASE_STATUS
+    if not inspect(conn).has_table(table):
+        raise SchemaError(f"the database has some of the platform's tables but no {table!r}: "
+                          "not one a controller made; it is left unchanged")
+    present = columns & {column["name"] for column in inspect(conn).get_columns(table)}
+    if present == columns:
+        return revision
+    if not present:
+        return BASELINE
+    raise SchemaError(f"the database was made before migrations and has only some of the columns "
+                      f"{sorted(columns)} of {table}: {sorted(present)}; it is left unchanged")
 
 
 def begin_write(session: Session) -> None:

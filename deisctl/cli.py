@@ -84,6 +84,23 @@ def _ensure_swarm(s: Settings) -> None:
         raise click.ClickException(f"swarm manager {manager or 'local engine'}: {exc}") from None
 
 
+def _migrate(s: Settings) -> str:
+    """Upgrade the controller's database to this version's schema; say what was done."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from controller import db
+
+    try:
+        done = db.upgrade(s.database_url)
+    except (db.SchemaError, SQLAlchemyError) as exc:
+        raise click.ClickException(f"database: not migrated: {exc}") from None
+    if done.stamped:
+        return f"made before migrations, at {done.stamped}; migrated to {done.after}"
+    if done.before == done.after:
+        return f"at {done.after}, nothing to do"
+    return f"migrated from {done.before or 'an empty database'} to {done.after}"
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def cli():
     """deisctl: operate the platform on this machine (settings from DEIS_* variables)."""
@@ -104,6 +121,7 @@ def up():
     if s.scheduler != "off":
         _firewall(s)
         click.echo(f"{'firewall':<12} app containers reach only the router port {s.router_port} of this machine")
+    click.echo(f"{'database':<12} {_migrate(s)}")  # before the controller starts: its workers only check
     for c in COMPONENTS:
         if not c.enabled(s):
             continue
@@ -127,6 +145,14 @@ def up():
     click.echo(f"controller: http://127.0.0.1:{s.controller_port}")
     click.echo(f"builder:    ssh://git@127.0.0.1:{s.builder_port}/<app>.git")
     click.echo(f"apps:       http://<app>.{s.domain}:{s.router_port}")
+
+
+@cli.command()
+def migrate():
+    """Upgrade the controller's database schema to this version's (idempotent; `up` does it too)."""
+    s = load()
+    processes.private_dir(s.home)
+    click.echo(f"{'database':<12} {_migrate(s)}")
 
 
 @cli.command()

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from controller import db
+from deiscore import settings
 from deisctl import redis_server
 from deiscore.processes import free_port, port_answers, spawn, stop_pid, wait_for
 
@@ -77,7 +79,8 @@ class Controller:
 
 
 def start_controller(home: Path, extra_env: dict | None = None, workers: int = 2):
-    """Start gunicorn serving the controller; return (Controller, Popen)."""
+    """Migrate the database as ``deisctl up`` does, start gunicorn serving the controller; return
+    (Controller, Popen)."""
     port = free_port()
     secret = secrets.token_urlsafe(16)
     env = {
@@ -88,6 +91,7 @@ def start_controller(home: Path, extra_env: dict | None = None, workers: int = 2
         "DEIS_SCHEDULER": "off",  # releases as records only; end-to-end run tests pass "local"
         **(extra_env or {}),
     }
+    db.upgrade(settings.load(env).database_url)
     proc = spawn([sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}",
                   "--access-logfile", "-", "controller.wsgi:application"],
                  home / "controller.log", env=env, cwd=REPO_ROOT)

@@ -1,0 +1,150 @@
+"""The controller's tables as of commit c617958, the last version before Alembic (controller/models.py
+then, without its methods and relationships): tests build databases with them the way that version did
+(``create_all``), and migrate them."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def new_uuid() -> str:
+    return str(uuid.uuid4())
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    email: Mapped[str] = mapped_column(String(254), default="")
+    password_hash: Mapped[str] = mapped_column(String(255))
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
+
+
+class Token(Base):
+    """An API token, stored as its SHA-256 (tokens are random, so a fast hash is enough)."""
+    __tablename__ = "tokens"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
+    last_used: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)  # to a few minutes
+
+
+class LoginAttempt(Base):
+    """A login being checked or refused: counts against its account and client address for a while."""
+    __tablename__ = "login_attempts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str | None] = mapped_column(String(64), index=True, nullable=True)  # lowercased
+    address: Mapped[str] = mapped_column(String(64), index=True)
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now, index=True)
+
+
+class Key(Base):
+    __tablename__ = "keys"
+    __table_args__ = (UniqueConstraint("user_id", "name"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(128))
+    public: Mapped[str] = mapped_column(Text)
+    fingerprint: Mapped[str] = mapped_column(String(128), unique=True)
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
+
+
+class App(Base):
+    __tablename__ = "apps"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    uuid: Mapped[str] = mapped_column(String(36), default=new_uuid)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    structure: Mapped[dict] = mapped_column(JSON, default=dict)  # desired scale {type: count}
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
+    # credentials `deis pull` uses for other registries ({"username", "password"}; `deis registry:set`)
+    pull_credentials: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+
+
+class Perm(Base):
+    """A collaborator on an app."""
+    __tablename__ = "perms"
+    __table_args__ = (UniqueConstraint("app_id", "user_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    app_id: Mapped[int] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+
+
+class Build(Base):
+    __tablename__ = "builds"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36), default=new_uuid)
+    app_id: Mapped[int] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"), index=True)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    image: Mapped[str] = mapped_column(String(512))
+    sha: Mapped[str] = mapped_column(String(64), default="")
+    kind: Mapped[str] = mapped_column(String(16))  # buildpack | dockerfile | image
+    procfile: Mapped[dict] = mapped_column(JSON, default=dict)
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
+
+
+class Config(Base):
+    """One immutable version of an app's environment and resource limits."""
+    __tablename__ = "configs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36), default=new_uuid)
+    app_id: Mapped[int] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"), index=True)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    values: Mapped[dict] = mapped_column(JSON, default=dict)
+    memory: Mapped[dict] = mapped_column(JSON, default=dict)  # {type: "512M"}
+    cpu: Mapped[dict] = mapped_column(JSON, default=dict)  # {type: 0.5} (cores)
+    tags: Mapped[dict] = mapped_column(JSON, default=dict)
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
+
+
+class Release(Base):
+    __tablename__ = "releases"
+    __table_args__ = (UniqueConstraint("app_id", "version"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36), default=new_uuid)
+    app_id: Mapped[int] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"), index=True)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    version: Mapped[int] = mapped_column(Integer)
+    build_id: Mapped[int | None] = mapped_column(ForeignKey("builds.id"), nullable=True)
+    config_id: Mapped[int] = mapped_column(ForeignKey("configs.id"))
+    summary: Mapped[str] = mapped_column(Text, default="")
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
+
+
+class Domain(Base):
+    __tablename__ = "domains"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    app_id: Mapped[int] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"), index=True)
+    domain: Mapped[str] = mapped_column(String(253), unique=True)
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
+
+
+class Host(Base):
+    """A machine whose Docker Engine the scheduler reaches over SSH; its host key is pinned here."""
+
+    __tablename__ = "hosts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    url: Mapped[str] = mapped_column(String(300), unique=True)  # ssh://user@address[:port]
+    address: Mapped[str] = mapped_column(String(253))
+    port: Mapped[int] = mapped_column(Integer, default=22)
+    username: Mapped[str] = mapped_column(String(32))
+    host_key: Mapped[str] = mapped_column(Text)  # "<type> <base64>", pinned on first contact
+    memory: Mapped[int] = mapped_column(BigInteger)  # bytes the engine reports (capacity)
+    tags: Mapped[dict] = mapped_column(JSON, default=dict)
+    draining: Mapped[bool] = mapped_column(Boolean, default=False)  # being removed: no new processes
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
+
