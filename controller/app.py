@@ -3,6 +3,10 @@ from __future__ import annotations
 
 import logging
 
+import docker.errors
+import paramiko
+import redis.exceptions
+import requests
 from flask import Flask, g, jsonify, request
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
@@ -10,6 +14,8 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from controller import access, db
 from controller.errors import APIError
 from deiscore import settings as platform_settings
+from router.errors import ConfigRejected, HostnameConflict, InvalidRoute, RouterError
+from scheduler.errors import DeployError, HostError, InvalidSpec, SchedulerError, Superseded, Unschedulable
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +80,17 @@ def create_app(settings: platform_settings.Settings | None = None) -> Flask:
         log.info("integrity error, answered 409: %s", exc.orig)
         return jsonify(detail="conflict with a concurrent change: try again"), 409
 
+    def component_error(exc: Exception):
+        # Errors of the scheduler, router and the services behind them, mapped here once (see error_status).
+        if g.get("db") is not None:
+            g.db.rollback()
+        status, detail = error_status(exc)
+        log.warning("answered %d: %s: %s", status, type(exc).__name__, exc)
+        return jsonify(detail=detail), status
+
+    for error in COMPONENT_ERRORS:
+        app.register_error_handler(error, component_error)
+
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
         if exc.code == 413:
@@ -88,6 +105,34 @@ def create_app(settings: platform_settings.Settings | None = None) -> Flask:
         return jsonify(detail="internal server error"), 500
 
     return app
+
+
+# Errors of the scheduler, the router and the clients of the services behind them, mapped to HTTP once.
+COMPONENT_ERRORS = (SchedulerError, RouterError, docker.errors.DockerException, requests.RequestException,
+                    paramiko.SSHException, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
+                    ConnectionError, TimeoutError)
+SERVICES = {"docker": "the container engine", "paramiko": "a host over SSH", "redis": "Redis"}
+
+
+def error_status(exc: Exception) -> tuple[int, str]:
+    """HTTP status and detail of a COMPONENT_ERRORS error: the request was refused (4xx, nothing was
+    changed), or a service the platform needs did not answer (503)."""
+    if isinstance(exc, (InvalidSpec, InvalidRoute)) and not isinstance(exc, HostnameConflict):
+        return 400, str(exc)
+    if isinstance(exc, Unschedulable):
+        return 409, f"refused: {exc}; nothing was changed"
+    if isinstance(exc, (DeployError, Superseded, HostnameConflict)):
+        return 409, str(exc)
+    if isinstance(exc, ConfigRejected):
+        return 400, f"the router refused the change: {exc}"
+    if isinstance(exc, HostError):
+        return 503, f"a container engine is unavailable: {exc}; try again"
+    if isinstance(exc, SchedulerError):
+        return 503, f"the scheduler is unavailable: {exc}; try again"
+    if isinstance(exc, RouterError):
+        return 503, f"the router is unavailable: {exc}; try again"
+    service = SERVICES.get(type(exc).__module__.split(".")[0], "a platform service")
+    return 503, f"{service} did not answer: {exc}; try again"
 
 
 def make_deployer(settings):

@@ -130,35 +130,41 @@ def add_host():
             "engine": info.get("ServerVersion")}, 201
 
 
-def probe(host: Host, platform: str, key, known_hosts) -> dict:
-    """Live state of a host: up/down, the platform's containers there and the memory they reserve."""
-    from scheduler.containers import LABEL_APP, LABEL_PLATFORM
-    from scheduler.ssh import docker_over_ssh
+def probe(host: Host, connect, platform: str) -> dict:
+    """Live state of a host as the scheduler sees it (its engine client, its container listing): up or
+    down, the platform's containers running there and the memory their limits reserve.
+    ``connect``, ``platform``: see :func:`_engine_access`."""
+    from scheduler.containers import reserved_memory
+    from scheduler.hosts import Host as Engine
+    from scheduler.pool import HostRecord
 
+    record = HostRecord(host.name, host.address, host.url, host.memory, dict(host.tags or {}), host.draining)
     try:
-        engine = docker_over_ssh(host.url, key, known_hosts, timeout=PROBE_TIMEOUT, connect_timeout=PROBE_TIMEOUT)
+        client = connect(record, timeout=PROBE_TIMEOUT)
         try:
-            containers = engine.api.containers(filters={"label": f"{LABEL_PLATFORM}={platform}"})
-            used = sum(engine.api.inspect_container(c["Id"])["HostConfig"].get("Memory") or 0 for c in containers)
+            running = [c for c in Engine(host.name, client, host.address, platform).containers() if c.running]
         finally:
-            engine.close()
+            client.close()
     except Exception as exc:  # noqa: BLE001 - any failure to talk to the engine means the host is down
         return {"state": "down", "containers": None, "memory_used": None, "error": str(exc)[:200]}
     state = "draining" if host.draining else "up"
-    return {"state": state, "containers": len(containers), "memory_used": used,
-            "apps": sorted({c["Labels"].get(LABEL_APP, "") for c in containers} - {""})}
+    return {"state": state, "containers": len(running), "memory_used": sum(reserved_memory(c) for c in running),
+            "apps": sorted({c.app for c in running})}
+
+
+def _engine_access() -> tuple:
+    """How the scheduler reaches a registered host's engine (SSH, pinned keys), and this platform's label."""
+    from scheduler.scheduler import connector, platform_id
+
+    return connector(settings(), None), platform_id(settings().home)  # registered hosts all have an SSH URL
 
 
 @bp.get("/hosts")
 def list_hosts():
     _require_operator()
-    from scheduler.scheduler import platform_id
-
-    hosts = list(session().scalars(select(Host).order_by(Host.name)))
-    platform = platform_id(settings().home)
-    key, known_hosts = _ssh_files()
+    hosts, access = list(session().scalars(select(Host).order_by(Host.name))), _engine_access()
     with ThreadPoolExecutor(max_workers=max(1, min(16, len(hosts)))) as pool:
-        states = list(pool.map(lambda h: probe(h, platform, key, known_hosts), hosts))
+        states = list(pool.map(lambda h: probe(h, *access), hosts))
     results = [{**h.as_dict(), **state} for h, state in zip(hosts, states)]
     return {"count": len(results), "results": results}
 
@@ -200,7 +206,6 @@ def remove_host(name):
     _require_operator()
     from controller.access import find_app
     from controller.desired import forget_hosts
-    from scheduler.scheduler import platform_id
 
     db = session()
     host = db.scalar(select(Host).where(Host.name == name)) if HOST_NAME.fullmatch(name) else None
@@ -209,13 +214,12 @@ def remove_host(name):
     host.draining = True
     db.commit()
     forget_hosts()
-    platform, files = platform_id(settings().home), _ssh_files()
-    lines = []
-    for app_name in sorted(probe(host, platform, *files).get("apps", [])):
+    access, lines = _engine_access(), []
+    for app_name in sorted(probe(host, *access).get("apps", [])):
         error = _converge(find_app(app_name), lines)
         if error:
             raise Conflict(f"draining {name} stopped at {app_name}: {error}; the host stays registered (draining)")
-    state = probe(host, platform, *files)
+    state = probe(host, *access)
     if state["containers"]:
         raise Conflict(f"host {name} still runs {state['containers']} container(s) of the platform after "
                        "draining; the host stays registered (draining)")
