@@ -19,6 +19,16 @@ def _as_postgres(*argv: str) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *argv]
 
 
+def _accepts_connections(url: str) -> bool:
+    import psycopg
+
+    try:
+        psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), connect_timeout=2).close()
+    except psycopg.OperationalError:
+        return False
+    return True
+
+
 @pytest.fixture(scope="session")
 def postgres_url():
     """A throwaway PostgreSQL 15 cluster on a free loopback port (trust auth), run as the postgres user.
@@ -41,8 +51,10 @@ def postgres_url():
                               "-c", "max_connections=200"),
                  root / "postgres.log")
     try:
-        wait_for(lambda: port_answers(port), 30, "postgres", process=proc)
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+        url = f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+        # the port answers while the server is still starting up ("the database system is starting up")
+        wait_for(lambda: port_answers(port) and _accepts_connections(url), 30, "postgres", process=proc)
+        yield url
     finally:
         stop_pid(proc.pid)
         shutil.rmtree(root, ignore_errors=True)

@@ -44,7 +44,7 @@ def differences(url: str, metadata) -> list:
     engine = db.make_engine(url)
     try:
         with engine.connect() as conn:
-            return compare_metadata(MigrationContext.configure(conn), metadata)
+            return compare_metadata(MigrationContext.configure(conn, opts={"compare_server_default": True}), metadata)
     finally:
         engine.dispose()
 
