@@ -13,7 +13,7 @@ import signal
 
 from dulwich.errors import GitProtocolError, HangupException
 from dulwich.protocol import Protocol, ReceivableProtocol
-from dulwich.server import Backend, UploadPackHandler
+from dulwich.server import DictBackend, UploadPackHandler
 
 from builder.errors import CommandRefused, HookError
 from builder.git import UPLOAD_PACK, AppRepos, BuildingReceivePackHandler, parse_git_command
@@ -49,14 +49,6 @@ def unknown_key_message(identity) -> str:
             "add it with: deis keys:add ~/.ssh/id_ed25519.pub")
 
 
-class _OneRepo(Backend):
-    def __init__(self, repo):
-        self.repo = repo
-
-    def open_repository(self, path):
-        return self.repo
-
-
 class Builder:
     """Serves one SSH session: a push to an app, a fetch by its owner, or a clear refusal."""
 
@@ -86,14 +78,15 @@ class Builder:
             return
         what = "fetch" if fetch else "push"
         log.info("%s of %s by %s", what, app, grant.user)
+        backend = DictBackend({"/": repo})  # dulwich's handlers open their repository by path ("/")
         try:
             if fetch:
-                UploadPackHandler(_OneRepo(repo), ["/"], Protocol(channel.recv, channel.sendall)).handle()
+                UploadPackHandler(backend, ["/"], Protocol(channel.recv, channel.sendall)).handle()
             else:
                 updater = RefUpdater(redis=self.redis, queue=self.queue, hooks=self.hooks, grant=grant,
                                      repo_path=self.repos.path(app))
                 proto = ReceivableProtocol(channel.recv, channel.sendall)
-                BuildingReceivePackHandler(_OneRepo(repo), ["/"], proto, updater, channel.settimeout).handle()
+                BuildingReceivePackHandler(backend, ["/"], proto, updater, channel.settimeout).handle()
         except (HangupException, GitProtocolError, EOFError, OSError) as exc:
             log.info("%s of %s by %s ended early: %s", what, app, grant.user, exc)
             self._exit(channel, 1, "")
