@@ -131,7 +131,7 @@ def build(request: dict, *, settings, redis, docker_client, registry, emit,
 def build_network(settings, docker_client, app: str) -> str:
     """The network build containers run on: the app's own on this engine, so a build is walled off
     like the app's processes (no other app's containers, none of the platform's services; see
-    :mod:`scheduler.networks` and ``vagrant/firewall.sh``) and still reaches package registries."""
+    :mod:`scheduler.networks` and :mod:`scheduler.firewall`) and still reaches package registries."""
     from scheduler.networks import AddressPool, AppNetworks
     from scheduler.scheduler import platform_id
 

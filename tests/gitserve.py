@@ -1,5 +1,5 @@
 """Servers for builds that fetch a custom buildpack. A build container runs on its app's own network,
-walled off from this machine's services (``vagrant/firewall.sh``), so the servers run in containers
+walled off from this machine's services (:mod:`scheduler.firewall`), so the servers run in containers
 on that network: the one place, besides the outside world, that a build reaches."""
 from __future__ import annotations
 
