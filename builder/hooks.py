@@ -78,8 +78,8 @@ class ControllerHooks:
             self._refuse("fetch", status, payload)
         return PushGrant(user=payload["user"], app=payload.get("app", app), app_id=payload.get("uuid"))
 
-    def register_build(self, build: dict, timeout: float = 900.0) -> dict:
-        """Create the build and its release; the controller deploys it before answering."""
+    def register_build(self, build: dict, timeout: float = 60.0) -> dict:
+        """Create the build and its release; the answer names the release's deploy (a job) to follow."""
         status, payload = self._post("builds", build, timeout=timeout)
         if status not in (200, 201):
             self._refuse("builds", status, payload)

@@ -14,6 +14,8 @@ import uuid
 from builder import buildlog
 from builder.errors import HookError
 from builder.jobs import enqueue_build
+from deiscore import joblog
+from deiscore import jobs as platform_jobs
 
 log = logging.getLogger(__name__)
 
@@ -93,10 +95,11 @@ class RefUpdater:
         except HookError as exc:
             progress(f" !     Release failed: {exc}\n")
             return "release failed"
-        deploy = response.get("deploy")
-        if deploy is not None and not deploy.get("ok", False):
-            progress(f" !     Deploy failed: {deploy.get('detail', 'no detail')}\n")
-            progress(" !     The previous release keeps serving.\n")
+        failure = self._follow_deploy(response.get("deploy"), progress)
+        if failure is not None:
+            progress(f" !     Deploy failed: {failure}\n")
+            serving = response.get("serving")
+            progress(f" !     v{serving} keeps serving.\n" if serving else " !     Nothing of this app is serving yet.\n")
             return "deploy failed"
         if not repo.refs.set_if_equals(ref, None if old == ZERO_SHA else old, new):
             return "failed to update the ref"
@@ -106,6 +109,21 @@ class RefUpdater:
         progress(f"-----> Launching... done, {app} v{release.get('version', '?')} deployed to Deis\n\n"
                  f"       {response.get('url', '')}\n\n"
                  "       To learn more, use 'deis help' or visit https://deis.com\n\n")
+        return None
+
+    def _follow_deploy(self, deploy: dict | None, progress) -> str | None:
+        """Relay the release's deploy until traffic is on it (the old release drains after the push
+        returns); why it failed, or None."""
+        if deploy is None:
+            return None
+        key = joblog.deploy_key(deploy["app"], deploy["id"])
+        for event in joblog.follow(self.redis, key, lambda: platform_jobs.alive(self.redis, deploy["id"])):
+            if "line" in event:
+                progress(f"       {event['line']}\n")
+            elif event.get("live"):
+                return None
+            elif event.get("end"):
+                return None if event.get("ok") else event.get("error") or "no detail"
         return None
 
     def _build(self, sha: str, progress) -> dict | None:

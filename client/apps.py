@@ -49,9 +49,14 @@ def apps_info(app, as_json):
     if as_json:
         return print_json(info)
     heading(f"{name} Application")
-    for label, key in (("owner", "owner"), ("url", "url"), ("git", "git_url"), ("release", "release"),
-                       ("created", "created")):
-        click.echo(f"{label + ':':<10}{info[key]}")
+    release = f"v{info['release']}" if info.get("release") else "(nothing serving yet)"
+    for label, value in (("owner", info["owner"]), ("url", info["url"]), ("git", info["git_url"]),
+                         ("release", release), ("created", info["created"])):
+        click.echo(f"{label + ':':<10}{value}")
+    newest = info.get("newest_release")
+    if newest:
+        reason = f": {newest['status_detail']}" if newest.get("status_detail") else ""
+        click.echo(f"{'newest:':<10}v{newest['version']} {newest['status']}{reason}")
     scale = " ".join(f"{t}={n}" for t, n in sorted(info["structure"].items())) or "(none)"
     click.echo(f"{'scale:':<10}{scale}")
     click.echo(f"{'domains:':<10}{', '.join(info['domains']) or '(none)'}")

@@ -71,14 +71,38 @@ def heading(text: str) -> None:
     click.echo(f"=== {text}")
 
 
-def report_deploy(result: dict | None) -> None:
-    """Print what the scheduler said about the deploy this command triggered; fail if it failed."""
-    if not result:
+def _no_wait(ctx, _param, value):
+    ctx.meta["deis.no_wait"] = value
+
+
+# On every command that makes a release or changes what runs; read by :func:`report_deploy`.
+wait_option = click.option("--no-wait", is_flag=True, expose_value=False, callback=_no_wait,
+                           help="return once the deploy is queued, without following it")
+
+
+def report_deploy(deploy: dict | None) -> None:
+    """Follow the deploy this command queued: print its steps as they happen and return once traffic is
+    on the new release (the old one drains in the background); fail if the deploy failed."""
+    if not deploy:
         return
-    for line in result.get("log", []):
-        click.echo(line)
-    if not result.get("ok", True):
-        raise ClientError(f"deploy failed: {result.get('detail', 'unknown error')}")
+    app, deploy_id = deploy["app"], deploy["id"]
+    what = f"v{deploy['release']}" if deploy.get("release") else deploy.get("kind", "deploy")
+    if click.get_current_context().meta.get("deis.no_wait"):
+        click.echo(f"{app} {what}: deploy {deploy_id} queued; 'deis releases' and 'deis ps' show how it goes")
+        return
+    client, since = api(), 0
+    while True:
+        page = client.get(f"/apps/{app}/deploys/{deploy_id}?since={since}&wait=5")
+        for event in page["events"]:
+            if "line" in event:
+                click.echo(event["line"])
+            elif event.get("live"):
+                return
+            elif event.get("end"):
+                if not event.get("ok"):
+                    raise ClientError(f"deploy failed: {event.get('error') or 'unknown error'}")
+                return
+        since = page["next"]
 
 
 def prompt_or_fail(value, label: str, hide: bool = False):

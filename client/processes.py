@@ -11,7 +11,7 @@ import click
 import requests
 
 from client.base import (api, app_option, cli, heading, json_option, print_json, report_deploy, resolve_app,
-                         shortcut, table)
+                         shortcut, table, wait_option)
 from client.errors import ClientError
 
 
@@ -51,6 +51,7 @@ def ps_list(app, as_json):
 
 
 @cli.command("ps:restart")
+@wait_option
 @click.argument("target", required=False, metavar="[TYPE[.NUM]]")
 @app_option
 def ps_restart(target, app):
@@ -124,6 +125,7 @@ HEALTHCHECK_OPTIONS = {"path": "HEALTHCHECK_URL", "status": "HEALTHCHECK_STATUS"
 
 
 @cli.command("healthchecks:set")
+@wait_option
 @click.option("--path", required=True, help="HTTP path to check, e.g. /health")
 @click.option("--status", type=int, help="expected status (default 200)")
 @click.option("--timeout", type=float, help="seconds per attempt")
@@ -141,6 +143,7 @@ def healthchecks_set(app, **options):
 
 
 @cli.command("healthchecks:unset")
+@wait_option
 @app_option
 def healthchecks_unset(app):
     """Go back to the port check only."""

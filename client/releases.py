@@ -8,8 +8,10 @@ import click
 
 from client import dotenv
 from client.base import (api, app_option, cli, heading, json_option, print_json, report_deploy, resolve_app,
-                         shortcut, table)
+                         shortcut, table, wait_option)
 from client.errors import ClientError
+from deiscore import validation
+from deiscore.errors import InvalidInput
 
 
 def _app_path(app: str | None, rest: str = "") -> tuple[str, str]:
@@ -51,6 +53,7 @@ def _set_config(name: str, path: str, values: dict) -> None:
 
 
 @cli.command("config:set")
+@wait_option
 @click.argument("pairs", nargs=-1, required=True, metavar="KEY=VALUE...")
 @app_option
 def config_set(pairs, app):
@@ -60,6 +63,7 @@ def config_set(pairs, app):
 
 
 @cli.command("config:unset")
+@wait_option
 @click.argument("keys", nargs=-1, required=True, metavar="KEY...")
 @app_option
 def config_unset(keys, app):
@@ -87,6 +91,7 @@ def config_pull(app, output, overwrite):
 
 
 @cli.command("config:push")
+@wait_option
 @app_option
 @click.option("-p", "--path", "source", default=".env", type=click.Path(dir_okay=False, path_type=Path))
 def config_push(app, source):
@@ -118,6 +123,7 @@ def builds_list(app, as_json):
 
 
 @cli.command("builds:create")
+@wait_option
 @click.argument("image")
 @app_option
 @click.option("--procfile", "procfile_items", multiple=True, metavar="TYPE=COMMAND",
@@ -180,8 +186,16 @@ def releases_list(app, as_json):
     if as_json:
         return print_json(releases)
     heading(f"{name} Releases")
-    table([[f"v{r['version']}", r["created"][:19], r["owner"], r["summary"]] for r in releases],
-          ["VERSION", "CREATED", "BY", "SUMMARY"])
+    table([[f"v{r['version']}", r["created"][:19], r["owner"], _status(r), r["summary"]] for r in releases],
+          ["VERSION", "CREATED", "BY", "STATUS", "SUMMARY"])
+
+
+def _status(release: dict) -> str:
+    """The deploy's outcome as ``deis releases`` shows it: failed ones with their reason."""
+    status = release.get("status") or ""
+    if status == "failed" and release.get("status_detail"):
+        return f"failed ({release['status_detail']})"
+    return status
 
 
 @cli.command("releases:info")
@@ -201,6 +215,7 @@ def releases_info(version, app, as_json):
 
 
 @cli.command("releases:rollback")
+@wait_option
 @click.argument("version", required=False)
 @app_option
 def releases_rollback(version, app):
@@ -214,17 +229,18 @@ def releases_rollback(version, app):
 
 
 @cli.command("ps:scale")
+@wait_option
 @click.argument("pairs", nargs=-1, required=True, metavar="TYPE=N...")
 @app_option
 def ps_scale(pairs, app):
     """Set how many containers of each process type run."""
     name, path = _app_path(app, "/scale")
-    counts = _pairs(pairs, "TYPE")
-    for ptype, count in counts.items():
-        if not (count.isascii() and count.isdigit()):  # isdigit() alone also accepts '²'
-            raise ClientError(f"invalid count {count!r} for {ptype}: use a whole number >= 0")
+    try:
+        counts = {ptype: validation.scale_count(ptype, count) for ptype, count in _pairs(pairs, "TYPE").items()}
+    except InvalidInput as exc:
+        raise ClientError(exc.detail) from None
     click.echo(f"Scaling processes... ", nl=False)
-    result = api().post(path, {t: int(n) for t, n in counts.items()})
+    result = api().post(path, counts)
     click.echo("done")
     report_deploy(result.get("deploy"))
     click.echo(" ".join(f"{t}={n}" for t, n in sorted(result["structure"].items())))
@@ -257,6 +273,7 @@ def _change_limits(app, items, cpu, unset):
 
 
 @cli.command("limits:set")
+@wait_option
 @click.argument("pairs", nargs=-1, required=True, metavar="TYPE=LIMIT...")
 @app_option
 @click.option("-c", "--cpu", is_flag=True, help="set cpu limits (cores) instead of memory")
@@ -266,6 +283,7 @@ def limits_set(pairs, app, cpu):
 
 
 @cli.command("limits:unset")
+@wait_option
 @click.argument("types", nargs=-1, required=True, metavar="TYPE...")
 @app_option
 @click.option("-c", "--cpu", is_flag=True, help="unset cpu limits instead of memory")
@@ -306,6 +324,7 @@ def _change_tags(app, changes: dict) -> None:
 
 
 @cli.command("tags:set")
+@wait_option
 @click.argument("pairs", nargs=-1, required=True, metavar="KEY=VALUE...")
 @app_option
 def tags_set(pairs, app):
@@ -314,6 +333,7 @@ def tags_set(pairs, app):
 
 
 @cli.command("tags:unset")
+@wait_option
 @click.argument("keys", nargs=-1, required=True, metavar="KEY...")
 @app_option
 def tags_unset(keys, app):

@@ -14,6 +14,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from controller import access, db
 from controller.errors import APIError
 from deiscore import settings as platform_settings
+from deiscore.errors import InvalidInput
 from router.errors import ConfigRejected, HostnameConflict, InvalidRoute, RouterError
 from scheduler.errors import DeployError, HostError, InvalidSpec, SchedulerError, Superseded, Unschedulable
 
@@ -35,12 +36,17 @@ def create_app(settings: platform_settings.Settings | None = None) -> Flask:
     app.extensions["deis_engine"] = engine
 
     if settings.scheduler != "off":
-        app.extensions["deis_deployer"] = make_deployer(settings)
+        from redis import Redis
 
-    from controller import (apps, auth, builds, config, containers, domains, hooks, hosts, keys, limits, perms,
-                            releases, scale, tags, users)
-    for module in (auth, keys, apps, config, builds, releases, scale, containers, domains, limits, tags, perms,
-                   users, hooks, hosts):
+        from controller.deploys import Deploys
+
+        app.extensions["deis_deployer"] = make_deployer(settings)
+        app.extensions["deis_deploys"] = Deploys(Redis.from_url(settings.redis_url))
+
+    from controller import (apps, auth, builds, config, containers, deploys, domains, hooks, hosts, keys, limits,
+                            perms, releases, scale, tags, users)
+    for module in (auth, keys, apps, config, builds, releases, deploys, scale, containers, domains, limits, tags,
+                   perms, users, hooks, hosts):
         app.register_blueprint(module.bp, url_prefix="/v1")
 
     @app.get("/healthz")
@@ -71,6 +77,13 @@ def create_app(settings: platform_settings.Settings | None = None) -> Flask:
         if g.get("db") is not None:
             g.db.rollback()
         return jsonify(detail=exc.detail), exc.status, exc.headers
+
+    @app.errorhandler(InvalidInput)
+    def invalid_input(exc: InvalidInput):
+        # a value breaking one of the platform's rules (deiscore.validation), wherever it was checked
+        if g.get("db") is not None:
+            g.db.rollback()
+        return jsonify(detail=exc.detail), 400
 
     @app.errorhandler(IntegrityError)
     def integrity_error(exc: IntegrityError):

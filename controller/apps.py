@@ -6,11 +6,12 @@ import secrets
 from flask import Blueprint, request
 from sqlalchemy import bindparam, delete, select
 
-from controller import deploys, releases, validation
+from controller import deploys, releases
 from controller.access import app_for_user, body, current_user, optional_body, session, settings, user_by_name
 from controller.db import unique_or_conflict
 from controller.errors import Conflict
 from controller.models import App, Build, Config, Domain, Perm, Release, User, iso
+from deiscore import validation
 
 bp = Blueprint("apps", __name__)
 ADJECTIVES = ["amber", "bold", "calm", "dusty", "eager", "fuzzy", "gentle", "hidden", "icy", "jolly",
@@ -89,8 +90,11 @@ def list_apps():
 def info(name):
     app = app_for_user(name)
     result = app_info(app)
-    release = releases.latest(session(), app)
-    result["release"] = release.version
+    db = session()
+    newest, current = releases.latest(db, app), releases.serving(db, app)
+    result["release"] = current.version if current is not None else None
+    result["newest_release"] = {"version": newest.version, "status": newest.status,
+                                "status_detail": newest.status_detail} if newest is not current else None
     result["domains"] = sorted(session().scalars(select(Domain.domain).where(Domain.app_id == app.id)))
     return result
 
@@ -103,7 +107,9 @@ def destroy(name):
         db.execute(delete(model).where(model.app_id == app.id))
     db.delete(app)
     db.commit()
-    deploys.destroy(name)
+    deployer = deploys.deployer()
+    if deployer is not None:
+        deployer.destroy(name)
     return "", 204
 
 

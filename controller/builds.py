@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from builder.errors import BuilderError
 from builder.images import import_image
 from builder.registry import RegistryClient
-from controller import deploys, releases, validation
+from controller import releases, validation
 from controller.access import app_for_user, body, can_use_app, current_user, find_app, session, settings
 from controller.errors import BadRequest, NotFound
 from controller.models import App, Build, Release, User
@@ -46,18 +46,15 @@ def prune_structure(structure: dict, procfile: dict) -> dict:
     return kept
 
 
-def record(db: Session, app: App, user: User | None, *, image: str, sha: str, kind: str,
-           procfile: dict) -> tuple[Build, Release]:
-    """Store a build and release it with the current config. Caller holds the app lock and commits."""
+def release_build(db: Session, app: App, user: User | None, *, image: str, sha: str, kind: str,
+                  procfile: dict) -> tuple[Build, Release]:
+    """Store a build and release it with the current config (:func:`controller.releases.make_release`)."""
     if kind not in KINDS:
         raise BadRequest(f"invalid build kind {kind!r}: one of {', '.join(sorted(KINDS))}")
     procfile = default_procfile(kind, validation.procfile(procfile) if procfile else {})
     build = Build(app_id=app.id, owner=user, image=validation.image(image), sha=sha, kind=kind, procfile=procfile)
-    db.add(build)
-    current = releases.latest(db, app)
-    app.structure = prune_structure(app.structure, procfile)
-    release = releases.create(db, app, user, build=build, config=current.config,
-                              summary=releases.build_summary(build))
+    release = releases.make_release(db, app, user, lambda draft: draft.change(build=build),
+                                    structure=prune_structure(app.structure, procfile))
     return build, release
 
 
@@ -182,7 +179,5 @@ def create_build(name):
     # Pulled before the app's lock is taken: a pull may take a while, other changes need not wait.
     image = pulled_image(user, app_for_user(name), data.get("image"))
     app = app_for_user(name, lock=True)
-    db = session()
-    build, release = record(db, app, user, image=image, sha="", kind="image", procfile=procfile)
-    db.commit()
-    return {**build.to_dict(), "release": release.version, "deploy": deploys.deploy(app, release)}, 201
+    build, release = release_build(session(), app, user, image=image, sha="", kind="image", procfile=procfile)
+    return {**build.to_dict(), "release": release.version, "deploy": release.deploy}, 201

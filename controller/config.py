@@ -3,10 +3,9 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from controller import deploys, releases, scheduling, validation
+from controller import releases, validation
 from controller.access import app_for_user, body, current_user, session
 from controller.errors import BadRequest
-from controller.models import Config
 from deiscore import buildpack_url
 
 bp = Blueprint("config", __name__)
@@ -38,12 +37,6 @@ def validate_changes(values) -> dict:
     return values
 
 
-def new_config(old: Config, user, **fields) -> Config:
-    """A copy of ``old`` with ``fields`` replaced (configs are never edited in place)."""
-    base = {"values": old.values, "memory": old.memory, "cpu": old.cpu, "tags": old.tags}
-    return Config(app_id=old.app_id, owner_id=user.id, **{**base, **fields})
-
-
 @bp.get("/apps/<name>/config")
 def show(name):
     app = app_for_user(name)
@@ -55,16 +48,6 @@ def change(name):
     user = current_user()
     changes = validate_changes(body().get("values"))
     app = app_for_user(name, lock=True)
-    db = session()
-    current = releases.latest(db, app)
-    values = merge_values(current.config.values, changes)
-    scheduling.check_healthcheck(values)
-    summary = releases.config_summary(current.config.values, values)
-    if not summary:
-        raise BadRequest("nothing changed: the config already has these values")
-    config = new_config(current.config, user, values=values)
-    db.add(config)
-    release = releases.create(db, app, user, build=current.build, config=config,
-                              summary=summary)
-    db.commit()
-    return {**config.to_dict(), "release": release.version, "deploy": deploys.deploy(app, release)}, 201
+    release = releases.make_release(session(), app, user,
+                                    lambda draft: draft.change(values=merge_values(draft.values, changes)))
+    return {**release.config.to_dict(), "release": release.version, "deploy": release.deploy}, 201

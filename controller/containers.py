@@ -37,12 +37,16 @@ def restart(name):
     target = (request.get_json(silent=True) or {}).get("target")
     if target is not None and not isinstance(target, str):
         raise BadRequest("target must be a process type or type.num, e.g. web or web.2")
-    app = app_for_user(name, lock=True)
+    app = app_for_user(name)
     _deployer()
-    if releases.latest(session(), app).build is None:
+    release = releases.serving(session(), app)
+    if release is None or release.build is None:
         raise Conflict(f"{app.name} has no build yet: nothing to restart")
-    session().commit()  # release the app lock: the restart itself is serialized by the scheduler
-    return {"deploy": deploys.restart(app, target)}
+    ptype, _, num = (target or "").partition(".")
+    if target is not None and (ptype not in release.build.procfile or num and not num.isdecimal()):
+        known = ", ".join(sorted(release.build.procfile))
+        raise BadRequest(f"no process type {ptype!r} to restart (v{release.version} has: {known})")
+    return {"deploy": deploys.submit(app, "restart", target=target)}
 
 
 @bp.get("/apps/<name>/logs")
@@ -82,8 +86,8 @@ def run(name):
         raise BadRequest("command must be a non-empty string")
     app = app_for_user(name)
     db = session()
-    release = releases.latest(db, app)
-    if release.build is None:
+    release = releases.serving(db, app)
+    if release is None or release.build is None:
         raise Conflict(f"{app.name} has no build yet: push code or pull an image first")
     spec = release_spec(db, app, release)
     deployer = _deployer()

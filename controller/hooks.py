@@ -11,7 +11,7 @@ from __future__ import annotations
 from flask import Blueprint
 from sqlalchemy import select
 
-from controller import builds, deploys, releases
+from controller import builds, releases
 from controller.access import body, can_use_app, check_builder_secret, find_app, session, user_by_name
 from controller.apps import app_url
 from controller.errors import BadRequest, Forbidden, NotFound
@@ -73,10 +73,10 @@ def register_build():
     sha = data.get("sha", "")
     if not isinstance(sha, str) or len(sha) > 64 or not all(c in "0123456789abcdef" for c in sha):
         raise BadRequest(f"invalid git sha {sha!r}")
-    db = session()
     image = builds.built_image(app, data.get("image"))
-    build, release = builds.record(db, app, user, image=image, sha=sha, kind=data.get("kind"),
-                                   procfile=data.get("procfile") or {})
-    db.commit()
+    previous = releases.serving(session(), app)
+    build, release = builds.release_build(session(), app, user, image=image, sha=sha, kind=data.get("kind"),
+                                          procfile=data.get("procfile") or {})
     return {"build": build.to_dict(), "release": {"version": release.version, "summary": release.summary},
-            "url": app_url(app.name), "deploy": deploys.deploy(app, release)}, 201
+            "url": app_url(app.name), "deploy": release.deploy,
+            "serving": previous.version if previous is not None and previous.build is not None else None}, 201

@@ -18,6 +18,8 @@ from sqlalchemy import select
 from controller.access import body, check_builder_secret, require_admin, session, settings
 from controller.errors import BadRequest, Conflict, NotFound
 from controller.models import Host
+from deiscore import validation
+from deiscore.validation import TAG  # noqa: F401 - for controller.tags, until it imports deiscore itself
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +28,6 @@ bp = Blueprint("hosts", __name__)
 HOST_URL = re.compile(r"ssh://(?P<user>[a-z_][a-z0-9_-]{0,31})@(?P<address>[A-Za-z0-9.-]{1,253}|\[[0-9a-fA-F:]+\])"
                       r"(?::(?P<port>[0-9]{1,5}))?")
 HOST_NAME = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,62})")
-TAG = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
 HOST_KEY = re.compile(r"(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+={0,3}")
 PROBE_TIMEOUT = 5.0
 
@@ -38,15 +39,6 @@ def parse_url(value) -> tuple[str, str, int]:
     if not match or not 1 <= port <= 65535:
         raise BadRequest(f"host URL must look like ssh://root@10.0.0.5[:22], got {value!r}")
     return match["user"], match["address"].strip("[]"), port
-
-
-def parse_tags(value) -> dict[str, str]:
-    if value is None:
-        return {}
-    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) and TAG.fullmatch(k)
-                                              and TAG.fullmatch(v) for k, v in value.items()):
-        raise BadRequest("tags must be an object of name: value, each matching [A-Za-z0-9][A-Za-z0-9_.-]*")
-    return dict(value)
 
 
 def _require_operator() -> None:
@@ -109,7 +101,7 @@ def add_host():
     name = data.get("name") or address.replace(".", "-").replace(":", "-").lower()
     if not isinstance(name, str) or not HOST_NAME.fullmatch(name):
         raise BadRequest(f"host name must match {HOST_NAME.pattern}, got {name!r}")
-    tags = parse_tags(data.get("tags"))
+    tags = validation.tags(data.get("tags"))
     expected = data.get("host_key")
     if expected is not None and (not isinstance(expected, str) or not HOST_KEY.fullmatch(expected)):
         raise BadRequest("host_key must be '<type> <base64>', e.g. the first two fields of a .pub file")
@@ -172,11 +164,13 @@ def list_hosts():
 def _converge(app, lines: list[str]) -> str | None:
     """Converge ``app`` onto the hosts as they are now (placement, zero-downtime cutover); its
     deploy log goes to ``lines``; return why it failed, or None."""
-    from controller import deploys
+    from controller import deploys, releases
 
-    result = deploys.scale(app) or {"ok": True, "log": []}
-    lines.extend(result.get("log", []))
-    return None if result.get("ok") else result.get("detail")
+    deployer, release = deploys.deployer(), releases.serving(session(), app)
+    if deployer is None or release is None or release.build is None:
+        return None
+    outcome = deployer.scale(session(), app, release, lines.append, lambda: None)
+    return outcome.detail if outcome.status == "failed" else None
 
 
 @bp.post("/hosts/rebalance")

@@ -3,8 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from controller import config as config_module
-from controller import deploys, releases, validation
+from controller import releases, validation
 from controller.access import app_for_user, body, current_user, session
 from controller.errors import BadRequest
 
@@ -39,18 +38,11 @@ def change(name):
     kinds = [k for k in PARSERS if k in data]
     if not kinds or set(data) - set(PARSERS):
         raise BadRequest("give 'memory' and/or 'cpu', each an object of process type: value")
+
+    def change_limits(draft):
+        return draft.change(**{kind: apply_limits(getattr(draft, kind), data[kind], PARSERS[kind]) for kind in kinds})
+
     app = app_for_user(name, lock=True)
-    db = session()
-    current = releases.latest(db, app)
-    updated = {kind: apply_limits(getattr(current.config, kind), data[kind], PARSERS[kind]) for kind in kinds}
-    summary = "; ".join(filter(None, (releases.limits_summary(kind, getattr(current.config, kind), updated[kind])
-                                      for kind in kinds)))
-    if not summary:
-        raise BadRequest("nothing changed: the limits already have these values")
-    config = config_module.new_config(current.config, user, **updated)
-    deploys.check_fits(app, current.build, config)
-    db.add(config)
-    release = releases.create(db, app, user, build=current.build, config=config, summary=summary)
-    db.commit()
-    return {"memory": config.memory, "cpu": config.cpu, "release": release.version,
-            "deploy": deploys.deploy(app, release)}, 201
+    release = releases.make_release(session(), app, user, change_limits)
+    return {"memory": release.config.memory, "cpu": release.config.cpu, "release": release.version,
+            "deploy": release.deploy}, 201

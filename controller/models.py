@@ -157,7 +157,7 @@ class Release(Base):
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
     # The outcome of the release's deploy (see controller.deploys): queued, deploying, succeeded,
     # failed (status_detail says why) or superseded. Releases from before statuses were kept served.
-    status: Mapped[str] = mapped_column(String(16), default="queued", server_default="succeeded")
+    status: Mapped[str] = mapped_column(String(16), default="succeeded", server_default="succeeded")
     status_detail: Mapped[str | None] = mapped_column(Text, nullable=True)
     deploy_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     owner: Mapped[User] = relationship()
@@ -168,7 +168,8 @@ class Release(Base):
         return {"app": app_name, "version": self.version, "summary": self.summary,
                 "owner": _name(self.owner), "build": self.build.to_dict() if self.build else None,
                 "image": self.build.image if self.build else None,
-                "config": self.config.uuid, "created": iso(self.created)}
+                "config": self.config.uuid, "created": iso(self.created), "status": self.status,
+                "status_detail": self.status_detail}
 
 
 class Domain(Base):

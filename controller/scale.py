@@ -8,6 +8,7 @@ from flask import Blueprint
 from controller import deploys, releases
 from controller.access import app_for_user, body, session
 from controller.errors import BadRequest, Conflict
+from controller.scheduling import spec_for
 
 bp = Blueprint("scale", __name__)
 MAX_PER_TYPE = 100
@@ -42,12 +43,14 @@ def scale(name):
     data = body()
     app = app_for_user(name, lock=True)
     db = session()
-    build = releases.latest(db, app).build
-    if build is None:
+    release = releases.serving(db, app)
+    if release is None or release.build is None:
         raise Conflict(f"{app.name} has no build yet: push code or pull an image before scaling")
-    counts = parse_counts(data, build.procfile)
+    counts = parse_counts(data, release.build.procfile)
     structure = {**(app.structure or {}), **counts}
-    deploys.check_fits(app, build, releases.latest(db, app).config, structure)
+    deployer = deploys.deployer()
+    if deployer is not None:
+        deployer.check_fits(spec_for(db, app, release.version, release.build, release.config, structure))
     app.structure = structure
     db.commit()
-    return {"structure": app.structure, "deploy": deploys.scale(app)}
+    return {"structure": app.structure, "deploy": deploys.submit(app, "scale")}

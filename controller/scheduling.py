@@ -1,12 +1,13 @@
 """The controller's side of running releases: desired state from the database, as scheduler specs.
 
-``Deployer`` is what ``controller.deploys`` calls after a release or scale change is committed; it
-turns the app's rows into a :class:`scheduler.spec.ReleaseSpec`, asks the scheduler to converge and
-reports the outcome (progress lines, ok/detail) back to the command that triggered it.
+``Deployer`` is what a deploy job (:mod:`controller.deploys`) calls: it turns the app's rows into a
+:class:`scheduler.spec.ReleaseSpec`, asks the scheduler to converge, streams its steps to
+``progress`` and says how it ended.
 """
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -17,6 +18,7 @@ from controller.models import App, Domain, Release
 from router.errors import InvalidRoute
 from router.routes import make_settings
 from scheduler.errors import InvalidSpec, SchedulerError, Superseded, Unschedulable
+from scheduler.interface import OnLive, Progress, SchedulerBackend
 from scheduler.spec import HealthCheck, ReleaseSpec
 
 log = logging.getLogger(__name__)
@@ -87,52 +89,64 @@ def spec_for(db: Session, app: App, version: int, build, config, structure: dict
                        domains=domains, routing=routing(config.values), tags=dict(config.tags or {}))
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """How a deploy, scale or restart ended: succeeded, failed or superseded, and why."""
+
+    status: str
+    detail: str
+
+
 class Deployer:
-    def __init__(self, scheduler, events: EventLog):
+    """The controller's hands on the scheduler: specs from rows in, outcomes and events out."""
+
+    def __init__(self, scheduler: SchedulerBackend, events: EventLog):
         self.scheduler = scheduler
         self.events = events
 
     def check_fits(self, spec: ReleaseSpec | None) -> None:
         """Refuse (409, nothing written yet) a change whose processes cannot be placed on the hosts."""
-        slots_for = getattr(self.scheduler, "slots_for", None)  # the swarm backend places by itself
-        if spec is None or slots_for is None:
+        if spec is None:
             return
         try:
-            slots_for(spec, [])
+            self.scheduler.slots_for(spec, [])
         except Unschedulable as exc:
             raise Conflict(f"refused: {exc}; nothing was changed") from None
 
-    def deploy(self, db: Session, app: App, release: Release) -> dict:
-        self.events.record(app.name, f"release v{release.version} created: {release.summary}")
-        if release.build is None:
-            return {"ok": True, "detail": "no build yet: nothing to run", "log": []}
-        return self._converge(app.name, f"deploy of v{release.version}",
-                              lambda p: self.scheduler.deploy(release_spec(db, app, release), p))
+    def deployed_version(self, app_name: str) -> int | None:
+        """The release the scheduler last switched the app's traffic to."""
+        return self.scheduler.deployed_version(app_name)
 
-    def scale(self, db: Session, app: App, release: Release) -> dict:
+    def deploy(self, db: Session, app: App, release: Release, progress: Progress, on_live: OnLive) -> Outcome:
+        return self._converge(app.name, f"deploy of v{release.version}", progress, lambda p: self.scheduler.deploy(
+            release_spec(db, app, release), p, on_live=on_live))
+
+    def scale(self, db: Session, app: App, release: Release, progress: Progress, on_live: OnLive) -> Outcome:
         scale = " ".join(f"{t}={n}" for t, n in sorted((app.structure or {}).items()))
         self.events.record(app.name, f"scaled {scale}")
-        return self._converge(app.name, f"scale to {scale}",
-                              lambda p: self.scheduler.scale(release_spec(db, app, release), p))
+        return self._converge(app.name, f"scale to {scale}", progress, lambda p: self.scheduler.scale(
+            release_spec(db, app, release), p, on_live=on_live))
 
-    def restart(self, db: Session, app: App, release: Release, target: str | None) -> dict:
-        return self._converge(app.name, f"restart of {target or 'all processes'}",
-                              lambda p: self.scheduler.restart(release_spec(db, app, release), target, p))
+    def restart(self, db: Session, app: App, release: Release, target: str | None, progress: Progress,
+                on_live: OnLive) -> Outcome:
+        return self._converge(app.name, f"restart of {target or 'all processes'}", progress,
+                              lambda p: self.scheduler.restart(release_spec(db, app, release), target, p,
+                                                               on_live=on_live))
 
     def destroy(self, app_name: str) -> None:
         self.scheduler.destroy(app_name)
         self.events.forget(app_name)
 
-    def _converge(self, app_name: str, what: str, action) -> dict:
-        lines: list[str] = []
+    def _converge(self, app_name: str, what: str, progress: Progress, action) -> Outcome:
         self.events.record(app_name, f"{what} started")
         try:
-            action(lines.append)
+            action(progress)
         except Superseded as exc:
             self.events.record(app_name, f"{what} skipped: {exc}")
-            return {"ok": True, "detail": str(exc), "log": lines}
+            return Outcome("superseded", str(exc))
         except SchedulerError as exc:
             self.events.record(app_name, f"{what} failed: {exc}")
-            return {"ok": False, "detail": str(exc), "log": lines}
+            progress(f"{what} failed: {exc}")
+            return Outcome("failed", str(exc))
         self.events.record(app_name, f"{what} finished")
-        return {"ok": True, "detail": f"{what} finished", "log": lines}
+        return Outcome("succeeded", f"{what} finished")

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from controller import config as config_module
-from controller import deploys, releases
+from controller import releases
 from controller.access import app_for_user, body, current_user, session
 from controller.errors import BadRequest
 from controller.hosts import TAG
@@ -42,16 +41,5 @@ def change(name):
     user = current_user()
     changes = body().get("values")
     app = app_for_user(name, lock=True)
-    db = session()
-    current = releases.latest(db, app)
-    old = current.config.tags or {}
-    tags = merge_tags(old, changes)
-    summary = releases.config_summary(old, tags) if tags != old else ""
-    if not summary:
-        raise BadRequest("nothing changed: the tags already have these values")
-    config = config_module.new_config(current.config, user, tags=tags)
-    deploys.check_fits(app, current.build, config)
-    db.add(config)
-    release = releases.create(db, app, user, build=current.build, config=config, summary=f"tags: {summary}")
-    db.commit()
-    return {"tags": tags, "release": release.version, "deploy": deploys.deploy(app, release)}, 201
+    release = releases.make_release(session(), app, user, lambda draft: draft.change(tags=merge_tags(draft.tags, changes)))
+    return {"tags": release.config.tags, "release": release.version, "deploy": release.deploy}, 201

@@ -9,8 +9,14 @@ read from an index.
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable, Iterator
 
 KEY_TTL = 3600
+
+
+def deploy_key(app: str, deploy_id: str) -> str:
+    return f"deis:deploy:log:{app}:{deploy_id}"
 
 
 class JobLog:
@@ -42,3 +48,21 @@ class JobLog:
 def read(redis, key: str, start: int = 0) -> list[dict]:
     """The events from index ``start`` on (none when the log expired or has not started)."""
     return [json.loads(item) for item in redis.lrange(key, start, -1)]
+
+
+def follow(redis, key: str, alive: Callable[[], bool], poll: float = 0.05) -> Iterator[dict]:
+    """Yield the log's events as they come, until its ``end`` event; one is made up when ``alive()``
+    says the job died without writing it."""
+    start = 0
+    while True:
+        events = read(redis, key, start)
+        start += len(events)
+        for event in events:
+            yield event
+            if event.get("end"):
+                return
+        if not events:
+            if not alive() and not read(redis, key, start):
+                yield {"end": True, "ok": False, "error": "the deploy stopped half way (its worker died)"}
+                return
+            time.sleep(poll)

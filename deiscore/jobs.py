@@ -9,6 +9,9 @@ never sets, are never resolved or sent.
 from __future__ import annotations
 
 import logging
+import threading
+import time
+from contextlib import contextmanager
 from typing import Callable, Iterable
 
 from rq.exceptions import DeserializationError
@@ -90,3 +93,49 @@ def queue(connection, name: str):
     from rq import Queue
 
     return Queue(name, connection=connection, serializer=SERIALIZER)
+
+
+HEARTBEAT_TTL = 10  # seconds a running job's heartbeat lasts; renewed every third of it
+STARTING_GRACE = 15  # seconds a started job may take to set its first heartbeat
+
+
+def heartbeat_key(job_id: str) -> str:
+    return f"deis:job:heartbeat:{job_id}"
+
+
+@contextmanager
+def heartbeat(redis, job_id: str):
+    """While the block runs, a key says the job's worker is alive (it expires soon after a kill)."""
+    key, stop = heartbeat_key(job_id), threading.Event()
+    redis.set(key, "1", ex=HEARTBEAT_TTL)
+
+    def beat():
+        while not stop.wait(HEARTBEAT_TTL / 3):
+            redis.set(key, "1", ex=HEARTBEAT_TTL)
+
+    thread = threading.Thread(target=beat, name=f"heartbeat-{job_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+        redis.delete(key)
+
+
+def alive(redis, job_id: str) -> bool:
+    """Is the job waiting on its queue, or running on a worker that is alive (its heartbeat)?"""
+    if redis.exists(heartbeat_key(job_id)):
+        return True
+    from rq.exceptions import NoSuchJobError
+
+    try:
+        job = Job.fetch(job_id, connection=redis, serializer=SERIALIZER)
+    except NoSuchJobError:
+        return False
+    status = job.get_status(refresh=False)
+    status = getattr(status, "value", status)
+    if status in ("queued", "deferred", "scheduled"):
+        return True
+    started = job.started_at
+    return status == "started" and started is not None and time.time() - started.timestamp() < STARTING_GRACE

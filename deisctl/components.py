@@ -53,18 +53,20 @@ def _running(name: str) -> Callable[[Settings], bool]:
     return answers
 
 
-def _worker_answers(s: Settings) -> bool:
-    """The build worker has registered itself with Redis (so it takes jobs)."""
-    from redis import Redis
-    from rq import Worker
+def _worker_answers(name: str) -> Callable[[Settings], bool]:
+    """An rq worker (builds, deploys) has registered itself with Redis (so it takes jobs)."""
+    def answers(s: Settings) -> bool:
+        from redis import Redis
+        from rq import Worker
 
-    pid = read_pid(s.home / "run" / "worker.pid")
-    if pid is None:
-        return False
-    try:
-        return any(w.pid == pid for w in Worker.all(connection=Redis.from_url(s.redis_url)))
-    except Exception:  # noqa: BLE001 - Redis down means the worker does not answer either
-        return False
+        pid = read_pid(s.home / "run" / f"{name}.pid")
+        if pid is None:
+            return False
+        try:
+            return any(w.pid == pid for w in Worker.all(connection=Redis.from_url(s.redis_url)))
+        except Exception:  # noqa: BLE001 - Redis down means the worker does not answer either
+            return False
+    return answers
 
 
 def _redis_config(s: Settings) -> Path:
@@ -86,8 +88,8 @@ def _registry_argv(s: Settings) -> list[str]:
 
 
 def _controller_argv(s: Settings) -> list[str]:
-    # Deploys run inside requests (health-gated cutover), hence the long timeout.
-    # Threads, so that long requests (deploys, logs -f, run) never take every worker: 16 at once.
+    # Threads, so that long requests (logs -f, run) never take every worker: 16 at once (deploys are
+    # jobs of the deployer, off the request; the long timeout is for `deis run`).
     # Four processes of four rather than two of eight: fewer threads per GIL shorten the latency tail.
     return [sys.executable, "-m", "gunicorn", "--worker-class", "gthread", "--workers", "4", "--threads", "4",
             "--bind", f"0.0.0.0:{s.controller_port}",
@@ -108,7 +110,9 @@ COMPONENTS: list[Component] = [
     Component("router", _python("router"), _port("router_port")),
     Component("controller", _controller_argv, _controller_answers),
     Component("builder", _python("builder.server"), _port("builder_port")),
-    Component("worker", _python("builder.worker"), _worker_answers),
+    Component("worker", _python("builder.worker"), _worker_answers("worker")),
+    Component("deployer", _python("controller.worker"), _worker_answers("deployer"),
+              enabled=lambda s: s.scheduler != "off"),
     # Swarm reconciles its services itself; the loop runs for the local scheduler only.
     Component("reconciler", _python("controller.reconcile", "--interval", "2"),
               _running("reconciler"), enabled=lambda s: s.scheduler == "local"),

@@ -226,6 +226,10 @@ class Scheduler:
         host = next(iter(self.hosts.values()))
         return run_oneoff(host, spec, command, output, timeout, self.hardening)
 
+    def deployed_version(self, app: str) -> int | None:
+        """The release the router was last switched to for ``app`` (None: never deployed)."""
+        return self.state.deployed_version(app)
+
     def events(self, app: str, lines: int | None = 100) -> list[str]:
         """The scheduler's own events of ``app`` (crashes, restarts), formatted like log lines."""
         return self.state.events(app, lines)

@@ -80,7 +80,7 @@ def test_list_and_info(user: DeisCLI, shared_controller, new_cli):
     info = user.json("apps:info", "-a", a)
     assert info["id"] == a and info["release"] == 1 and info["structure"] == {} and info["domains"] == []
     text = user.ok("info", "-a", a)
-    assert f"=== {a} Application" in text and "release:  1" in text and f"owner:    {user.username}" in text
+    assert f"=== {a} Application" in text and "release:  v1" in text and f"owner:    {user.username}" in text
 
     stranger = new_cli(shared_controller)
     stranger.register()
