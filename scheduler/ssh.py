@@ -3,7 +3,8 @@
 The docker SDK's ``ssh://`` transport (paramiko) reads ``~/.ssh`` of whoever runs it; a platform
 must not depend on that, nor learn host keys silently. :class:`PinnedSSHAdapter` connects with the
 key under ``DEIS_HOME`` and accepts only host keys in the platform's ``known_hosts`` (pinned when
-the host was added).
+the host was added). It extends ``docker.transport.sshconn``, which is not the SDK's public API: the
+SDK's version is pinned below its next minor release (pyproject.toml).
 """
 from __future__ import annotations
 
