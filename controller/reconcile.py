@@ -14,21 +14,26 @@ import sys
 from sqlalchemy.orm import Session, sessionmaker
 
 from controller import db, desired
+from controller.deploys import Deploys, recover_interrupted
 from deiscore import settings as platform_settings
 from scheduler.spec import ReleaseSpec
 
 log = logging.getLogger(__name__)
 
 
-def one_round(sessions: sessionmaker[Session]) -> list[ReleaseSpec]:
-    """What one round of the loop needs from the database: the desired spec of each app."""
+def one_round(sessions: sessionmaker[Session], scheduler=None, deploys: Deploys | None = None) -> list[ReleaseSpec]:
+    """What one round of the loop needs from the database: the desired spec of each app, once the
+    deploys whose worker died are resolved (succeeded if the router had switched, else failed)."""
     with sessions() as session:
-        # lead: recover interrupted deploys here
+        if deploys is not None:
+            for resolved in recover_interrupted(session, scheduler, deploys):
+                log.warning("interrupted deploy resolved: %s", resolved)
         return desired.specs(session)
 
 
 def main(argv: list[str] | None = None) -> int:
     import docker
+    from redis import Redis
 
     from scheduler.reconcile import run_loop
     from scheduler.scheduler import Scheduler
@@ -45,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     sessions = db.make_sessionmaker(db.make_engine(settings.database_url))
     client = docker.DockerClient(base_url=settings.docker_host) if settings.docker_host else docker.from_env()
     scheduler = Scheduler.from_settings(settings, client, host_records=desired.host_records)
-    run_loop(scheduler, lambda: one_round(sessions), args.interval)
+    deploys = Deploys(Redis.from_url(settings.redis_url))
+    run_loop(scheduler, lambda: one_round(sessions, scheduler, deploys), args.interval)
     return 0
 
 

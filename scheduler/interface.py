@@ -66,5 +66,8 @@ class SchedulerBackend(Protocol):
              stop: threading.Event | None = None) -> Iterator[str]:
         """The app's output lines, oldest first; with ``follow``, until closed or ``stop`` is set."""
 
+    def deployed_version(self, app: str) -> int | None:
+        """The release the router was last switched to for ``app`` (None: never deployed)."""
+
     def events(self, app: str, lines: int | None = 100) -> list[str]:
         """The scheduler's own events of ``app`` (crashes, restarts), formatted like log lines."""

@@ -130,6 +130,10 @@ class MemoryScheduler:
         found = self.output.get(app, [])
         yield from found[-lines:] if lines else ([] if lines == 0 else found)
 
+    def deployed_version(self, app: str) -> int | None:
+        spec = self.deployed.get(app)
+        return spec.version if spec is not None else None
+
     def events(self, app: str, lines: int | None = 100) -> list[str]:
         self._call("events", app, lines)
         found = self.event_lines.get(app, [])

@@ -335,6 +335,10 @@ class SwarmScheduler:
                     address=f"{address}:{ports[0]['PublishedPort']}" if ports and address else None))
         return result
 
+    def deployed_version(self, app: str) -> int | None:
+        """The release the router was last switched to for ``app`` (None: never deployed)."""
+        return self.state.deployed_version(app)
+
     def events(self, app: str, lines: int | None = 100) -> list[str]:
         return self.state.events(app, lines)
 
