@@ -9,7 +9,6 @@ when its build succeeded. (A fetch, by the app's owner, is dulwich's upload-pack
 from __future__ import annotations
 
 import logging
-import re
 import shlex
 import shutil
 import subprocess
@@ -27,11 +26,11 @@ from dulwich.server import ReceivePackHandler
 
 from builder.errors import CommandRefused, PackError
 from builder.packs import POLL, index_pack
+from deiscore import validation
+from deiscore.errors import InvalidInput
 
 log = logging.getLogger(__name__)
 
-APP_NAME = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
-APP_NAME_MAX = 40
 ZERO_SHA = b"0" * 40
 RECEIVE_PACK = "git-receive-pack"
 UPLOAD_PACK = "git-upload-pack"
@@ -59,9 +58,10 @@ def parse_git_command(command: str) -> tuple[str, str]:
     path = argv[1]
     name = path[1:] if path.startswith("/") else path
     name = name[:-4] if name.endswith(".git") else name
-    if len(name) > APP_NAME_MAX or not APP_NAME.fullmatch(name):
-        raise CommandRefused(command, f"invalid app name {name!r} in {path!r}: "
-                                      "use lowercase letters, digits and dashes, at most 40 characters")
+    try:
+        validation.app_name(name)
+    except InvalidInput as exc:
+        raise CommandRefused(command, f"{exc.detail} (in {path!r})") from None
     return argv[0], name
 
 

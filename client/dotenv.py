@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import re
 
-LINE = re.compile(r"(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)")
+from deiscore.validation import CONFIG_KEY
+
+LINE = re.compile(rf"(?:export\s+)?({CONFIG_KEY.pattern})=(.*)")
 PLAIN = re.compile(r"[^\s\"'\\#]([^\"\\#\n\r]*[^\s\"\\#])?")
 ESCAPES = {"n": "\n", "r": "\r", "t": "\t", '"': '"', "\\": "\\", "$": "$"}
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 import re
 import subprocess
 
+from deiscore.validation import APP_NAME
+
 REMOTE = "deis"
-APP_FROM_URL = re.compile(r".*[/:]([a-z0-9]+(?:-[a-z0-9]+)*)\.git/?")
+APP_FROM_URL = re.compile(rf".*[/:]({APP_NAME.pattern})\.git/?")
 
 
 def _git(*args: str) -> subprocess.CompletedProcess:

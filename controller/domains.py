@@ -4,11 +4,11 @@ from __future__ import annotations
 from flask import Blueprint
 from sqlalchemy import select
 
-from controller import validation
 from controller.access import app_for_user, body, session, settings
 from controller.db import unique_or_conflict
 from controller.errors import BadRequest, Conflict, NotFound
 from controller.models import Domain
+from deiscore import validation
 
 bp = Blueprint("domains", __name__)
 

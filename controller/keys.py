@@ -9,11 +9,11 @@ from cryptography.hazmat.primitives import serialization
 from flask import Blueprint
 from sqlalchemy import select
 
-from controller import validation
 from controller.access import body, current_user, session
 from controller.db import unique_or_conflict
 from controller.errors import BadRequest, Conflict, NotFound
 from controller.models import Key
+from deiscore import validation
 
 bp = Blueprint("keys", __name__)
 KEY_TYPES = {"ssh-ed25519", "ssh-rsa", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521"}

@@ -9,10 +9,11 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Iterable, Mapping
 
+from deiscore import validation
+from deiscore.errors import InvalidInput
+from deiscore.validation import DNS_LABEL as _LABEL
 from router.errors import HostnameConflict, InvalidRoute
 
-APP_NAME = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
-_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 HOSTNAME = re.compile(rf"(?:\*\.)?{_LABEL}(?:\.{_LABEL})*")
 UPSTREAM = re.compile(r"(?P<host>(?:\d{1,3}\.){3}\d{1,3}|\[[0-9a-fA-F:.]+\]|" + _LABEL + r"(?:\." + _LABEL + r")*)"
                       r":(?P<port>\d{1,5})")
@@ -105,9 +106,10 @@ def make_settings(app: str, raw: Mapping | None) -> RouteSettings:
 
 
 def validate_app(app) -> str:
-    if not isinstance(app, str) or len(app) > 63 or APP_NAME.fullmatch(app) is None:
-        raise InvalidRoute(str(app), "app name", app, "use lowercase letters, digits and single hyphens")
-    return app
+    try:
+        return validation.app_name(app)
+    except InvalidInput as exc:
+        raise InvalidRoute(str(app), "app name", app, exc.reason) from None
 
 
 def validate_hostname(app: str, hostname) -> str:

@@ -1,19 +1,16 @@
 """What a release should run: :class:`ReleaseSpec`, plain data validated on construction."""
 from __future__ import annotations
 
-import re
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from typing import Mapping
 
+from deiscore import validation
+from deiscore.errors import InvalidInput
+from deiscore.validation import MEMORY, PROCESS_TYPE, memory_bytes  # noqa: F401 - for containers, scheduler
 from scheduler.errors import InvalidSpec
 
-APP_NAME = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
-PROCESS_TYPE = re.compile(r"[a-z0-9]+(?:[-_][a-z0-9]+)*")
-ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-MEMORY = re.compile(r"[1-9]\d{0,9}[bkmgBKMG]?")
 KINDS = ("buildpack", "dockerfile", "image")
-MAX_SCALE = 100
-RESERVED_TYPES = ("run",)  # one-off containers
 
 
 @dataclass(frozen=True)
@@ -55,31 +52,17 @@ class ReleaseSpec:
     tags: Mapping[str, str] = field(default_factory=dict)  # hosts must carry these (deis tags:set)
 
     def __post_init__(self):
-        if not isinstance(self.app, str) or len(self.app) > 63 or not APP_NAME.fullmatch(self.app):
-            raise InvalidSpec("app name", self.app, "use lowercase letters, digits and single hyphens")
+        with platform_rules():
+            self._check_rules()
         if isinstance(self.version, bool) or not isinstance(self.version, int) or self.version < 1:
             raise InvalidSpec("version", self.version, "must be a positive integer")
         if not isinstance(self.image, str) or not self.image or any(c.isspace() for c in self.image):
             raise InvalidSpec("image", self.image, "must be a non-empty image reference")
         if self.kind not in KINDS:
             raise InvalidSpec("kind", self.kind, f"must be one of {', '.join(KINDS)}")
-        for ptype, command in self.procfile.items():
-            _check_type(ptype)
-            if not isinstance(command, str) or not command.strip():
-                raise InvalidSpec(f"command of {ptype}", command, "must be a non-empty string")
         for ptype, count in self.scale.items():
-            _check_type(ptype)
-            if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= MAX_SCALE:
-                raise InvalidSpec(f"scale of {ptype}", count, f"must be an integer from 0 to {MAX_SCALE}")
             if count and not self.has_type(ptype):
                 raise InvalidSpec("process type", ptype, f"not in the Procfile of {self.app} v{self.version}")
-        for key, value in self.config.items():
-            if not isinstance(key, str) or not ENV_NAME.fullmatch(key):
-                raise InvalidSpec("config key", key, "must be a valid environment variable name")
-            if not isinstance(value, str) or "\0" in value:
-                raise InvalidSpec(f"config value of {key}", value, "must be a string without NUL bytes")
-        for ptype, limit in self.limits.items():
-            _check_limits(ptype, limit)
         if isinstance(self.healthcheck, Mapping):
             known = {f.name for f in fields(HealthCheck)}
             unknown = sorted(set(self.healthcheck) - known)
@@ -89,6 +72,24 @@ class ReleaseSpec:
         elif self.healthcheck is not None and not isinstance(self.healthcheck, HealthCheck):
             raise InvalidSpec("healthcheck", self.healthcheck, "must be a mapping or None")
         object.__setattr__(self, "domains", tuple(self.domains))
+
+    def _check_rules(self) -> None:
+        """The platform's rules (deiscore.validation), as the controller applied them to the user's input."""
+        validation.app_name(self.app)
+        for ptype, command in self.procfile.items():
+            validation.procfile_type(ptype)
+            validation.procfile_command(ptype, command)
+        for ptype, count in self.scale.items():
+            validation.procfile_type(ptype)
+            if isinstance(count, str):  # a count here is a number; only the API takes strings of digits
+                raise InvalidInput(f"count for {ptype}", count, "must be a whole number")
+            validation.scale_count(ptype, count)
+        for key, value in self.config.items():
+            validation.env_name(key)
+            validation.config_value(key, value)
+        for ptype, limit in self.limits.items():
+            _check_limits(ptype, limit)
+        validation.tags(self.tags)
 
     def has_type(self, ptype: str) -> bool:
         return ptype in self.procfile or (ptype == "cmd" and self.kind != "buildpack")
@@ -117,28 +118,27 @@ class ReleaseSpec:
         return cls(**{**data, "domains": tuple(data.get("domains", ()))})
 
 
-def _check_type(ptype) -> None:
-    if not isinstance(ptype, str) or len(ptype) > 63 or not PROCESS_TYPE.fullmatch(ptype):
-        raise InvalidSpec("process type", ptype, "use lowercase letters, digits, - and _")
-    if ptype in RESERVED_TYPES:
-        raise InvalidSpec("process type", ptype, "is reserved for one-off containers")
+@contextmanager
+def platform_rules():
+    """Raise a broken rule of :mod:`deiscore.validation` as :class:`InvalidSpec`, with the rule's message
+    (the one the API gives for the same value)."""
+    try:
+        yield
+    except InvalidInput as exc:
+        error = InvalidSpec(exc.field, exc.value, exc.reason)
+        error.args = (exc.detail,)  # the rule's own words (a config value is never repeated in them)
+        raise error from None
 
 
 def _check_limits(ptype, limit) -> None:
-    _check_type(ptype)
+    """Limits of a process type: "run" too, which one-off containers get."""
+    validation.process_type(ptype)
     if not isinstance(limit, Mapping) or set(limit) - {"memory", "cpu"}:
-        raise InvalidSpec(f"limits of {ptype}", limit, "only 'memory' and 'cpu' can be limited")
-    memory = limit.get("memory")
-    if memory is not None and (not isinstance(memory, str) or not MEMORY.fullmatch(memory)):
-        raise InvalidSpec(f"memory limit of {ptype}", memory, "expected a size such as 256m or 1g")
-    if memory is not None and memory_bytes(memory) < 6 * 1024 ** 2:
-        raise InvalidSpec(f"memory limit of {ptype}", memory, "must be at least 6m (Docker's minimum)")
+        raise InvalidInput(f"limits of {ptype}", limit, "only 'memory' and 'cpu' can be limited")
+    if limit.get("memory") is not None:
+        validation.memory(limit["memory"], ptype)
     cpu = limit.get("cpu")
-    if cpu is not None and (isinstance(cpu, bool) or not isinstance(cpu, (int, float)) or not 0.01 <= cpu <= 64):
-        raise InvalidSpec(f"cpu limit of {ptype}", cpu, "expected a number of CPUs between 0.01 and 64")
-
-
-def memory_bytes(memory: str) -> int:
-    units = {"b": 1, "k": 1024, "m": 1024 ** 2, "g": 1024 ** 3}
-    unit = memory[-1].lower()
-    return int(memory[:-1]) * units[unit] if unit in units else int(memory)
+    if cpu is not None:
+        if isinstance(cpu, str):  # cores here are a number; only the API takes strings of one
+            raise InvalidInput(f"cpu limit of {ptype}", cpu, "must be a number")
+        validation.cpu(cpu, ptype)
