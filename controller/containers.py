@@ -8,7 +8,7 @@ from dataclasses import asdict
 from flask import Blueprint, Response, current_app, request
 
 from controller import deploys, releases
-from controller.access import app_for_user, body, session
+from controller.access import app_for_user, body, optional_body, session
 from controller.errors import BadRequest, Conflict
 from controller.scheduling import release_spec
 from scheduler.errors import SchedulerError
@@ -34,7 +34,7 @@ def list_containers(name):
 
 @bp.post("/apps/<name>/containers/restart")
 def restart(name):
-    target = (request.get_json(silent=True) or {}).get("target")
+    target = optional_body().get("target")
     if target is not None and not isinstance(target, str):
         raise BadRequest("target must be a process type or type.num, e.g. web or web.2")
     app = app_for_user(name)
@@ -42,10 +42,13 @@ def restart(name):
     release = releases.serving(session(), app)
     if release is None or release.build is None:
         raise Conflict(f"{app.name} has no build yet: nothing to restart")
-    ptype, _, num = (target or "").partition(".")
-    if target is not None and (ptype not in release.build.procfile or num and not num.isdecimal()):
+    ptype, dot, num = (target or "").partition(".")
+    if target is not None and ptype not in release.build.procfile:
         known = ", ".join(sorted(release.build.procfile))
         raise BadRequest(f"no process type {ptype!r} to restart (v{release.version} has: {known})")
+    running = (app.structure or {}).get(ptype, 0)
+    if dot and not (num.isascii() and num.isdigit() and 1 <= int(num) <= running):
+        raise BadRequest(f"no process {target!r} to restart ({ptype} is scaled to {running})")
     return {"deploy": deploys.submit(app, "restart", target=target)}
 
 

@@ -4,6 +4,8 @@ The scheduler is the in-memory twin (:mod:`scheduler.memory`), whose placement i
 contract test checks the twin and the real :class:`~scheduler.scheduler.Scheduler` place alike."""
 from __future__ import annotations
 
+import inspect
+
 import docker.errors
 import paramiko
 import pytest
@@ -83,10 +85,14 @@ def detail(response, status):
 
 
 def test_every_backend_has_the_interface():
+    members = [name for name, value in vars(SchedulerBackend).items() if callable(value) and not name.startswith("_")]
+    assert {"deploy", "scale", "restart", "destroy", "slots_for", "deployed_version", "status", "run", "logs",
+            "events"} <= set(members)
     for backend in (Scheduler, SwarmScheduler, MemoryScheduler):
-        missing = [name for name in ("deploy", "scale", "restart", "destroy", "slots_for", "status", "run",
-                                     "logs", "events") if not callable(getattr(backend, name, None))]
-        assert not missing, (backend, missing)
+        for name in members:
+            wanted = inspect.signature(getattr(SchedulerBackend, name)).parameters
+            found = inspect.signature(getattr(backend, name)).parameters
+            assert [p for p in found if p in wanted] == list(wanted), (backend, name, list(found))
     assert isinstance(MemoryScheduler(), SchedulerBackend)
 
 
