@@ -105,9 +105,10 @@ def make_release(db: Session, app: App, user: User | None, change: Change, *, su
                         memory=draft.memory, cpu=draft.cpu, tags=draft.tags)
     if structure is not None:
         app.structure = structure
-    deploying = draft.build is not None and deploys.deployer() is not None
+    deployer = deploys.deployer()
+    deploying = draft.build is not None and deployer is not None
     if deploying:
-        deploys.deployer().check_fits(scheduling.spec_for(db, app, current.version + 1, draft.build, config))
+        deployer.check_fits(scheduling.spec_for(db, app, current.version + 1, draft.build, config))
     if config is not current.config:
         db.add(config)
     if draft.build is not None and draft.build.id is None:
@@ -116,6 +117,8 @@ def make_release(db: Session, app: App, user: User | None, change: Change, *, su
     release.status = "queued" if deploying else "succeeded"  # nothing to run: current at once
     release.deploy_id = uuid.uuid4().hex if deploying else None
     db.commit()
+    if deployer is not None:
+        deployer.events.record(app.name, f"release v{release.version} created: {summary}")
     release.deploy = deploys.submit(app, "release", release) if deploying else None
     return release
 

@@ -105,6 +105,8 @@ def test_failing_health_check_keeps_the_previous_release(live_platform, pushed):
 
     live_platform.deis("config:unset", "HEALTHZ_STATUS", cwd=work).ok()  # the next change deploys again
     assert live_platform.get(app).status_code == 200 and live_platform.get(app).text != before
+    # the CLI returned once traffic switched; the old container drains and stops in the background
+    assert eventually(lambda: len(processes(live_platform, work, app)) == 1, 30)
 
 
 def test_killed_web_container_is_replaced_within_10s(live_platform, pushed):
