@@ -134,6 +134,44 @@ def test_a_change_that_does_not_fit_is_refused_before_it_is_written(api):
     assert {c.host for c in running} == {"h2"} and len(running) == 2
 
 
+def test_rollback_to_a_release_that_no_longer_fits_is_refused_and_changes_nothing(api):
+    app = api.new_app("rolls")
+    assert api.post(f"/apps/{app}/tags", json={"values": {"zone": "b"}}).status_code == 201  # v3: on h2
+    api.deploy(app)
+    assert api.post(f"/apps/{app}/tags", json={"values": {"zone": None}}).status_code == 201  # v4: anywhere
+    api.deploy(app)
+    api.scheduler.hosts["h2"] = HostInfo("h2", 2 * GIB)  # h2 loses its zone tag: v3 fits nowhere now
+    before = api.versions(app)
+    assert "no healthy host has the tags zone=b" in detail(api.post(f"/apps/{app}/releases/rollback",
+                                                                    json={"version": "v3"}), 409)
+    assert api.versions(app) == before
+    assert api.get(f"/apps/{app}/tags").json == {"tags": {}}
+    assert api.post(f"/apps/{app}/releases/rollback", json={"version": "v2"}).status_code == 201  # fits
+
+
+def test_a_release_is_current_only_once_its_deploy_succeeded(api):
+    app = api.new_app("status")
+    assert api.get(f"/apps/{app}").json["release"] == 2
+    assert api.post(f"/apps/{app}/config", json={"values": {"A": "1"}}).status_code == 201  # v3, queued
+    info = api.get(f"/apps/{app}").json
+    assert info["release"] == 2 and info["newest_release"]["status"] == "queued"
+    with api.flask.extensions["deis_sessions"]() as rows:  # what the deploy job records when a check fails
+        from controller.deploys import set_status
+        from controller.models import Release
+
+        set_status(rows, rows.scalar(select(Release.id).where(Release.version == 3)), "failed", "web.1: not healthy")
+    info = api.get(f"/apps/{app}").json
+    assert info["release"] == 2 and info["newest_release"] == {"version": 3, "status": "failed",
+                                                               "status_detail": "web.1: not healthy"}
+    listed = {r["version"]: (r["status"], r["status_detail"]) for r in api.get(f"/apps/{app}/releases").json["results"]}
+    assert listed == {3: ("failed", "web.1: not healthy"), 2: ("succeeded", None), 1: ("succeeded", None)}
+    # Heroku's model: the next change builds on the newest release, failed or not (A stays set)
+    assert api.post(f"/apps/{app}/config", json={"values": {"B": "2"}}).status_code == 201
+    assert api.get(f"/apps/{app}/config").json["values"] == {"A": "1", "B": "2"}
+    # scale, restart and run act on what serves (v2)
+    assert api.post(f"/apps/{app}/scale", json={"web": 2}).status_code == 200
+
+
 def test_other_apps_load_counts(api):
     big = api.new_app("big")
     assert api.post(f"/apps/{big}/scale", json={"web": 6}).status_code == 200  # 3 GiB of 4
