@@ -14,7 +14,9 @@ def main() -> None:
     from deiscore.settings import load
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    make_worker(Redis.from_url(load().redis_url), QUEUE, [run]).work(with_scheduler=False)
+    # Deploys run in this process (no fork per job): the database engine, the engine clients and the
+    # router stay connected from one deploy to the next.
+    make_worker(Redis.from_url(load().redis_url), QUEUE, [run], fork=False).work(with_scheduler=False)
 
 
 if __name__ == "__main__":

@@ -80,12 +80,14 @@ class PlatformJob(Job):
         return None
 
 
-def make_worker(connection, queue: str, functions: Iterable[Callable]):
-    """An rq ``Worker`` for ``queue`` on ``connection`` that runs only ``functions``."""
-    from rq import Worker
+def make_worker(connection, queue: str, functions: Iterable[Callable], *, fork: bool = True):
+    """An rq worker for ``queue`` on ``connection`` that runs only ``functions``; with ``fork`` off, jobs
+    run in the worker process itself (rq's ``SimpleWorker``), which keeps what they build between jobs."""
+    from rq import SimpleWorker, Worker
 
     job_class = type(f"{queue.title()}Job", (PlatformJob,), {"functions": frozenset(map(function_name, functions))})
-    return Worker([queue], connection=connection, job_class=job_class, serializer=SERIALIZER)
+    return (Worker if fork else SimpleWorker)([queue], connection=connection, job_class=job_class,
+                                              serializer=SERIALIZER)
 
 
 def queue(connection, name: str):
