@@ -133,3 +133,19 @@ def test_hardening_is_validated():
         with pytest.raises(InvalidSpec):
             Hardening(**bad)
     assert Hardening().log_options == {"max-size": "10m", "max-file": "3"}
+
+
+def test_spec_refuses_with_the_apis_words_and_takes_what_the_api_takes():
+    from deiscore import validation
+    from deiscore.errors import InvalidInput
+
+    with pytest.raises(InvalidInput) as api:
+        validation.memory("1m", "web")
+    with pytest.raises(InvalidSpec) as refused:
+        spec(limits={"web": {"memory": "1m"}})
+    assert str(refused.value) == api.value.detail
+    with pytest.raises(InvalidSpec) as refused:
+        spec(config={"SECRET": "hunter2\0"})
+    assert "hunter2" not in str(refused.value)
+    # deis limits:set run=... limits one-off containers: the API takes it, so the spec does too
+    assert spec(limits={"run": {"memory": validation.memory("64m"), "cpu": validation.cpu("0.5")}})
