@@ -19,8 +19,8 @@ from deiscore.errors import InvalidInput
 
 # An app is served at ``<app>.<DEIS_DOMAIN>`` (one DNS label: at most 63 characters) and its Swarm
 # services are named ``<app>_<type>``, which Swarm limits to 63 characters as well: 40 leaves 22 for the
-# process type there. Containers (``<app>_v<N>.<type>.<num>``) and networks (``<platform>.<app>``, with
-# a hashed bridge name) have no tighter limit.
+# process type there (PROCESS_TYPE_MAX). Containers (``<app>_v<N>.<type>.<num>``) and networks
+# (``<platform>.<app>``, with a hashed bridge name) have no tighter limit.
 APP_NAME = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 APP_NAME_MAX = 40
 RESERVED_APP_NAMES = frozenset({
@@ -60,7 +60,8 @@ def key_name(value) -> str:
 
 # Process types are part of container names (``<app>_v<N>.<type>.<num>``) and of ``deis scale type=N``.
 PROCESS_TYPE = re.compile(r"[a-z0-9]+(?:[-_][a-z0-9]+)*")
-PROCESS_TYPE_MAX = 63
+SWARM_SERVICE_NAME_MAX = 63
+PROCESS_TYPE_MAX = SWARM_SERVICE_NAME_MAX - len("_") - APP_NAME_MAX  # 22: <app>_<type> is a Swarm service
 RESERVED_PROCESS_TYPES = frozenset({"run"})  # one-off containers (deis run) are named <app>_v<N>.run.<id>
 MAX_SCALE = 100  # containers per process type
 

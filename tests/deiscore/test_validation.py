@@ -140,7 +140,7 @@ def test_username_and_process_type():
             validation.username(bad)
     assert validation.process_type("web") == "web"
     assert validation.process_type("worker_2") == "worker_2"
-    for bad in ("", "Web", "-web", "web-", "we b", "a" * 64):
+    for bad in ("", "Web", "-web", "web-", "we b", "a" * 23):
         with pytest.raises(InvalidInput, match="invalid process type"):
             validation.process_type(bad)
 
@@ -211,3 +211,18 @@ def test_messages_name_the_field_the_value_and_what_is_allowed():
         error = info.value
         assert error.detail == str(error) == f"invalid {error.field} {value!r}: {error.reason}"
         assert len(error.reason) > 10 and isinstance(error, ValueError)
+
+
+def test_the_longest_names_fit_where_they_are_used():
+    from router.routes import make_route
+    from scheduler.containers import container_name
+    from scheduler.swarm import service_name
+
+    app, ptype = "a" * validation.APP_NAME_MAX, "b" * validation.PROCESS_TYPE_MAX
+    assert validation.app_name(app) and validation.procfile_type(ptype)
+    assert len(service_name(app, ptype)) <= 63  # Swarm refuses longer service names
+    assert validation.DOMAIN.fullmatch(f"{app}.deis.example.com")  # one DNS label
+    assert make_route(app, [f"{app}.deis.example.com"])
+    assert container_name(app, 999999999, ptype, 100)
+    with pytest.raises(InvalidInput, match=f"at most {validation.PROCESS_TYPE_MAX} characters"):
+        validation.process_type(ptype + "b")
