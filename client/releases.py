@@ -194,7 +194,7 @@ def _status(release: dict) -> str:
     """The deploy's outcome as ``deis releases`` shows it: failed ones with their reason."""
     status = release.get("status") or ""
     if status == "failed" and release.get("status_detail"):
-        return f"failed ({release['status_detail']})"
+        return f"failed ({release['status_detail'].splitlines()[0]})"  # `deis releases:info` has all of it
     return status
 
 
@@ -209,8 +209,10 @@ def releases_info(version, app, as_json):
     if as_json:
         return print_json(release)
     heading(f"{name} Release v{release['version']}")
-    for label in ("summary", "owner", "image", "created"):
+    for label in ("summary", "status", "owner", "image", "created"):
         click.echo(f"{label + ':':<10}{release[label] or ''}")
+    if release.get("status_detail"):
+        click.echo(f"{'reason:':<10}{release['status_detail']}")
     click.echo(f"{'config:':<10}{', '.join(sorted(release['config_values'])) or '(empty)'}")
 
 
