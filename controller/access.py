@@ -12,9 +12,10 @@ from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, joinedload
 
-from controller import db, validation
+from controller import db
 from controller.errors import BadRequest, Forbidden, NotFound, Unauthorized
 from controller.models import App, Perm, Token, User, now
+from deiscore import validation
 
 log = logging.getLogger(__name__)
 READ_METHODS = {"GET", "HEAD", "OPTIONS"}

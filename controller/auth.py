@@ -9,12 +9,13 @@ from flask import Blueprint, request
 from sqlalchemy import delete, func, or_, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from controller import login_limits, validation
+from controller import login_limits
 from controller.access import (body, current_token, current_user, find_user, hash_token, optional_body,
                                outside_write_lock, session, settings, token_expires, user_by_name)
 from controller.db import lock_table, unique_or_conflict
 from controller.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
 from controller.models import App, Token, User, iso, now
+from deiscore import validation
 
 bp = Blueprint("auth", __name__)
 MIN_PASSWORD = 8

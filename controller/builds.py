@@ -18,10 +18,11 @@ from sqlalchemy.orm import Session
 from builder.errors import BuilderError
 from builder.images import import_image
 from builder.registry import RegistryClient
-from controller import releases, validation
+from controller import releases
 from controller.access import app_for_user, body, can_use_app, current_user, find_app, session, settings
 from controller.errors import BadRequest, NotFound
 from controller.models import App, Build, Release, User
+from deiscore import validation
 
 bp = Blueprint("builds", __name__)
 KINDS = {"buildpack", "dockerfile", "image"}

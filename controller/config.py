@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from controller import releases, validation
+from controller import releases
 from controller.access import app_for_user, body, current_user, session
 from controller.errors import BadRequest
-from deiscore import buildpack_url
+from deiscore import buildpack_url, validation
 
 bp = Blueprint("config", __name__)
 

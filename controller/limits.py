@@ -3,9 +3,10 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from controller import releases, validation
+from controller import releases
 from controller.access import app_for_user, body, current_user, session
 from controller.errors import BadRequest
+from deiscore import validation
 
 bp = Blueprint("limits", __name__)
 PARSERS = {"memory": validation.memory, "cpu": validation.cpu}
@@ -20,7 +21,7 @@ def apply_limits(current: dict, changes, parse) -> dict:
         if value is None:
             merged.pop(ptype, None)
         else:
-            merged[ptype] = parse(value)
+            merged[ptype] = parse(value, ptype)
     return merged
 
 

@@ -1,26 +1,15 @@
 """Scale: desired container counts per process type of the current build."""
 from __future__ import annotations
 
-import re
-
 from flask import Blueprint
 
 from controller import deploys, releases
 from controller.access import app_for_user, body, session
 from controller.errors import BadRequest, Conflict
 from controller.scheduling import spec_for
+from deiscore import validation
 
 bp = Blueprint("scale", __name__)
-MAX_PER_TYPE = 100
-COUNT = re.compile(r"[0-9]+")  # ASCII digits only: str.isdigit() also says yes to '²' and '٣'
-
-
-def _whole_number(count) -> bool:
-    if isinstance(count, bool):  # bool is an int subclass, but true is not a count
-        return False
-    return isinstance(count, int) or isinstance(count, str) and COUNT.fullmatch(count) is not None
-
-
 def parse_counts(data, procfile: dict) -> dict[str, int]:
     if not isinstance(data, dict) or not data:
         raise BadRequest("give counts per process type, e.g. {\"web\": 3}")
@@ -29,12 +18,7 @@ def parse_counts(data, procfile: dict) -> dict[str, int]:
         if ptype not in procfile:
             known = ", ".join(sorted(procfile)) or "none"
             raise BadRequest(f"unknown process type {ptype!r} (this build has: {known})")
-        if not _whole_number(count):
-            raise BadRequest(f"invalid count {count!r} for {ptype}: use a whole number >= 0")
-        count = int(count)
-        if not 0 <= count <= MAX_PER_TYPE:
-            raise BadRequest(f"invalid count {count} for {ptype}: between 0 and {MAX_PER_TYPE}")
-        counts[ptype] = count
+        counts[ptype] = validation.scale_count(ptype, count)
     return counts
 
 

@@ -7,7 +7,7 @@ from flask import Blueprint
 from controller import releases
 from controller.access import app_for_user, body, current_user, session
 from controller.errors import BadRequest
-from controller.hosts import TAG
+from deiscore import validation
 
 bp = Blueprint("tags", __name__)
 
@@ -17,16 +17,13 @@ def merge_tags(current: dict, changes) -> dict:
         raise BadRequest("give 'values': an object of tag: value (null unsets)")
     merged = dict(current)
     for name, value in changes.items():
-        if not isinstance(name, str) or not TAG.fullmatch(name):
-            raise BadRequest(f"invalid tag name {name!r}: use letters, digits, '_', '.' and '-'")
+        validation.tag_name(name)
         if value is None:
             if name not in merged:
                 raise BadRequest(f"tag {name} is not set")
             merged.pop(name)
-        elif isinstance(value, str) and TAG.fullmatch(value):
-            merged[name] = value
         else:
-            raise BadRequest(f"invalid value {value!r} for tag {name}: use letters, digits, '_', '.' and '-'")
+            merged[name] = validation.tag_value(name, value)
     return merged
 
 

@@ -47,7 +47,7 @@ def test_limits(user: DeisCLI):
     assert summaries == ["changed cpu limits for web", "changed memory limits for worker",
                          "changed cpu limits for web", "changed memory limits for web, worker"]
 
-    for args, message in [(["web=lots"], "invalid memory limit 'lots'"), (["-c", "web=100"], "between 0.01 and 64"),
+    for args, message in [(["web=lots"], "invalid memory limit of web 'lots'"), (["-c", "web=100"], "between 0.01 and 64"),
                           (["-c", "web=half"], "invalid cpu limit"), (["Web=1G"], "invalid process type"),
                           (["web=512M"], "nothing changed"), (["web"], "expected TYPE=VALUE")]:
         user.fails("limits:set", *args, "-a", app, expect=message)

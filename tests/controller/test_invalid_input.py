@@ -27,7 +27,7 @@ def test_memory_below_the_engines_minimum_is_a_400(shared_controller):
         detail = assert_error(api.post(url, json={"memory": {"web": value}}), 400,
                               f"{value!r}", "at least 6M (the container engine's minimum)")
         assert detail.startswith("invalid memory limit")
-    assert_error(api.post(url, json={"cpu": {"web": "0.001"}}), 400, "invalid cpu limit '0.001'", "between 0.01 and 64")
+    assert_error(api.post(url, json={"cpu": {"web": "0.001"}}), 400, "invalid cpu limit of web '0.001'", "between 0.01 and 64")
     assert releases(ctl, api, app) == before
     r = api.post(url, json={"memory": {"web": "6M"}})
     assert r.status_code == 201, r.text

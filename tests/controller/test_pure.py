@@ -5,6 +5,8 @@ import pytest
 
 from controller import builds, config, releases, scale
 from controller.errors import BadRequest
+from deiscore.errors import InvalidInput
+from deiscore.validation import MAX_SCALE
 
 
 def test_config_summary_added_changed_removed():
@@ -74,7 +76,7 @@ def test_prune_structure():
 def test_parse_counts_accepts():
     procfile = {"web": "a", "worker": "b"}
     assert scale.parse_counts({"web": 3, "worker": "0"}, procfile) == {"web": 3, "worker": 0}
-    assert scale.parse_counts({"web": scale.MAX_PER_TYPE}, procfile) == {"web": scale.MAX_PER_TYPE}
+    assert scale.parse_counts({"web": MAX_SCALE}, procfile) == {"web": MAX_SCALE}
 
 
 @pytest.mark.parametrize("data,message", [
@@ -91,10 +93,10 @@ def test_parse_counts_accepts():
     ({"web": ""}, "invalid count"),
     ({"web": "\u00b2"}, "invalid count"),  # str.isdigit() says yes; int() would crash
     ({"web": "\u0663"}, "invalid count"),  # Arabic-Indic three
-    ({"web": scale.MAX_PER_TYPE + 1}, "between 0 and"),
+    ({"web": MAX_SCALE + 1}, "between 0 and"),
 ])
 def test_parse_counts_refuses(data, message):
-    with pytest.raises(BadRequest, match=message):
+    with pytest.raises((BadRequest, InvalidInput), match=message):  # both answered 400
         scale.parse_counts(data, {"web": "a"})
 
 

@@ -144,7 +144,7 @@ def test_crash_and_reuse_on_one_host_never_answers_from_another_app(live_platfor
 
 
 def test_longest_app_name_and_domain_deploy_and_route(live_platform):
-    from controller.validation import APP_NAME_MAX
+    from deiscore.validation import APP_NAME_MAX
     from tests.router.test_nginxconf import longest_domain
 
     app = f"long-{uuid.uuid4().hex[:6]}-".ljust(APP_NAME_MAX, "x")

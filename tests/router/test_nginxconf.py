@@ -112,7 +112,7 @@ def test_server_names_hash_is_sized_from_the_names():
 
 
 def test_longest_names_and_many_apps_pass_nginx_without_warnings(tmp_path):
-    from controller.validation import APP_NAME_MAX
+    from deiscore.validation import APP_NAME_MAX
 
     for name in ("logs", "temp", "sock"):
         (tmp_path / name).mkdir()

@@ -239,7 +239,7 @@ def test_nginx_started_directly_serves_without_an_edge(tmp_path, upstreams):
 
 
 def test_longest_app_name_and_domain_route_and_later_updates_apply(router, upstreams):
-    from controller.validation import APP_NAME_MAX
+    from deiscore.validation import APP_NAME_MAX
     from tests.router.test_nginxconf import longest_domain
 
     app = "x" * APP_NAME_MAX
