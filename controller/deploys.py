@@ -39,7 +39,7 @@ QUEUE = "deploys"
 JOB_TIMEOUT = 1800
 ACTIVE = ("queued", "deploying")
 MAX_WAIT = 5.0  # seconds one GET of a deploy's log waits for news
-POLL = 0.05
+POLL = 0.02
 
 
 log_key = joblog.deploy_key
