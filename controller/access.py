@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
+import math
 import logging
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
@@ -65,13 +67,15 @@ def settings():
 def body() -> dict:
     """The request's JSON object (the body's size was bounded by ``MAX_CONTENT_LENGTH`` as it was read)."""
     too_deep = BadRequest(f"request body is nested too deeply: at most {MAX_JSON_DEPTH} levels of JSON")
-    try:
-        data = request.get_json(silent=True)
-    except RecursionError:
-        raise too_deep from None
-    if data is None:
+    if not request.is_json:
         raise BadRequest("request body must be JSON (Content-Type: application/json)")
     raw = request.get_data(cache=True)
+    try:
+        data = json.loads(raw, parse_constant=_not_a_number, parse_float=_finite)
+    except RecursionError:
+        raise too_deep from None
+    except ValueError as exc:  # also UnicodeDecodeError
+        raise BadRequest(f"request body is not valid JSON: {exc}") from None
     if raw.count(b"[") + raw.count(b"{") > MAX_JSON_DEPTH and json_depth(data) > MAX_JSON_DEPTH:
         raise too_deep
     return validation.json_object(data)
@@ -96,6 +100,17 @@ def page_limit(default: int = 100, maximum: int = 1000) -> int:
     if not (raw.isascii() and raw.isdigit() and len(raw) <= 6) or not 1 <= int(raw) <= maximum:
         raise BadRequest(f"limit must be a whole number between 1 and {maximum}")
     return int(raw)
+
+
+def _not_a_number(constant: str):
+    raise ValueError(f"{constant} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if math.isinf(number):
+        raise ValueError(f"{text} is too large a number")
+    return number
 
 
 def optional_body() -> dict:

@@ -174,9 +174,11 @@ def create_build(name):
     Procfile mapping."""
     user = current_user()
     data = body()
-    procfile = data.get("procfile") or {}
+    procfile = data.get("procfile", {})
     if procfile:
         validation.procfile(procfile)  # refused before the pull, not after it
+    elif procfile != {}:
+        raise BadRequest("procfile must be an object of process type: command")
     # Pulled before the app's lock is taken: a pull may take a while, other changes need not wait.
     image = pulled_image(user, app_for_user(name), data.get("image"))
     app = app_for_user(name, lock=True)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import time
 import uuid
 from dataclasses import dataclass
@@ -95,15 +96,18 @@ def follow(name, deploy_id):
     worker died without writing one."""
     app = app_for_user(name)
     deploys = _deploys()
-    if deploys is None or not deploy_id.isalnum() or len(deploy_id) > 64:
+    if deploys is None or not (deploy_id.isascii() and deploy_id.isalnum()) or len(deploy_id) > 64:
         raise NotFound(f"deploy {deploy_id!r} of {app.name} not found")
+    since, wait = request.args.get("since", "0"), request.args.get("wait", "0")
+    if not (since.isascii() and since.isdecimal() and len(since) <= 9):
+        raise BadRequest(f"invalid since {since!r}: an event index, a whole number >= 0")
     try:
-        start = int(request.args.get("since", 0))
-        wait = min(float(request.args.get("wait", 0)), MAX_WAIT)
+        wait = float(wait)
     except ValueError:
-        raise BadRequest("since must be a whole number and wait a number of seconds") from None
-    if start < 0:
-        raise BadRequest("since must be a whole number >= 0")
+        wait = math.nan
+    if not 0 <= wait <= MAX_WAIT:  # also refuses nan
+        raise BadRequest(f"invalid wait {request.args.get('wait')!r}: seconds, from 0 to {MAX_WAIT:g}")
+    start = int(since)
     session().close()  # no database connection is held while waiting
     deadline = time.monotonic() + wait
     while True:

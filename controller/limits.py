@@ -41,7 +41,16 @@ def change(name):
         raise BadRequest("give 'memory' and/or 'cpu', each an object of process type: value")
 
     def change_limits(draft):
-        return draft.change(**{kind: apply_limits(getattr(draft, kind), data[kind], PARSERS[kind]) for kind in kinds})
+        changed = draft.change(**{kind: apply_limits(getattr(draft, kind), data[kind], PARSERS[kind])
+                                  for kind in kinds})
+        if draft.build is not None:  # before the first build, any type may be given limits ahead of it
+            known = set(draft.build.procfile) | validation.RESERVED_PROCESS_TYPES  # deis run takes limits too
+            unknown = sorted({ptype for kind in kinds for ptype, value in data[kind].items() if value is not None}
+                             - known)
+            if unknown:
+                raise BadRequest(f"unknown process type {unknown[0]!r} (this build has: "
+                                 f"{', '.join(sorted(draft.build.procfile)) or 'none'}, and run for deis run)")
+        return changed
 
     app = app_for_user(name, lock=True)
     release = releases.make_release(session(), app, user, change_limits)

@@ -271,6 +271,19 @@ def image_reference(value) -> ImageRef:
 
 # -- request bodies ------------------------------------------------------------------------------------
 
+EMAIL = re.compile(r"[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+")
+EMAIL_MAX = 254
+
+
+def email(value) -> str:
+    """An email address (or empty: none given): one '@' between two non-empty parts, no spaces or controls."""
+    if value == "":
+        return value
+    if not isinstance(value, str) or len(value) > EMAIL_MAX or not EMAIL.fullmatch(value):
+        raise InvalidInput("email", value, f"use an address like ada@example.com (at most {EMAIL_MAX} characters)")
+    return value
+
+
 def json_object(body) -> dict:
     if not isinstance(body, dict):
         raise InvalidInput("request body", body, "must be a JSON object", detail="request body must be a JSON object")
