@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from controller import db  # noqa: E402
 from deisctl.components import COMPONENTS  # noqa: E402
 from deiscore.processes import free_port, spawn, stop_pid, wait_for  # noqa: E402
 from deiscore.settings import load  # noqa: E402
@@ -127,6 +128,7 @@ def main() -> None:
         if args.database_url:
             env["DEIS_DATABASE_URL"] = args.database_url
         settings = load(env)
+        db.upgrade(settings.database_url)  # as `deisctl up` does before the controller starts
         controller = next(c for c in COMPONENTS if c.name == "controller")
         argv = controller.argv(settings)
         argv[-1:-1] = shlex.split(args.gunicorn_args)  # before the app module; gunicorn takes the last flag
