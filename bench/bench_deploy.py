@@ -1,4 +1,4 @@
-"""Deploys through a live controller (DEIS_SCHEDULER=local), the local Docker engine and a real router.
+"""Deploys on a whole platform (``deisctl up``): the controller, the deploy workers, the local Docker engine, the router.
 
 Prints medians over several runs of:
 - config:set -> the new release answers through the router (and the API call's own duration);
@@ -12,6 +12,8 @@ Prints medians over several runs of:
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import re
 import secrets
 import shutil
@@ -29,11 +31,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import docker  # noqa: E402
 import requests  # noqa: E402
 
-from deiscore.processes import free_port, stop_pid  # noqa: E402
-from router import Router  # noqa: E402
-from scheduler.containers import CONTAINER_PORT, LABEL_PLATFORM  # noqa: E402
-from scheduler.scheduler import platform_id  # noqa: E402
-from tests.conftest import start_controller  # noqa: E402
+from deiscore.settings import load  # noqa: E402
+from scheduler.containers import CONTAINER_PORT  # noqa: E402
+from tests.e2e.conftest import running_platform  # noqa: E402
 from tests.scheduler.echoapp import build_echo_image  # noqa: E402
 
 DOMAIN = "bench.test"
@@ -41,32 +41,54 @@ WEB = "python3 -u /app.py"
 
 
 class Platform:
-    """Controller + router in a temp DEIS_HOME, one app running the echo image as ``web``."""
+    """A whole platform (``deisctl up``) in a temp dir, one app running the echo image as ``web``: the
+    image is pushed into the app's repository of the platform registry and released with ``deis pull``."""
 
-    def __init__(self, home: Path, image: str):
-        self.router = Router(home / "router", free_port(), "127.0.0.1")
-        self.router.start()
-        self.controller, self.proc = start_controller(home, {
-            "DEIS_SCHEDULER": "local", "DEIS_ROUTER_PORT": str(self.router.port), "DEIS_DOMAIN": DOMAIN})
-        self.platform = platform_id(home)
-        token = self.controller.register("bench")
-        self.api = self.controller.api(token)
+    def __init__(self, root: Path, client, image: str):
+        self.stack = contextlib.ExitStack()
+        self.live = self.stack.enter_context(running_platform(root, {"DEIS_DOMAIN": DOMAIN}))
+        profile = json.loads((Path(self.live.env["DEIS_PROFILE_DIR"]) / "client.json").read_text())
+        self.api = requests.Session()
+        self.api.headers["Authorization"] = f"token {profile['token']}"
+        self.controller_url = self.live.controller_url
         self.app = f"bench-{secrets.token_hex(3)}"
         self.call("post", "/apps", {"id": self.app})
-        self.call("post", f"/apps/{self.app}/builds", {"image": image, "procfile": {"web": WEB}})
+        settings = load(self.live.env)
+        repository = f"{settings.registry}/{self.app}"
+        client.images.get(image).tag(repository, "echo")
+        for line in client.images.push(repository, "echo", auth_config=settings.registry_auth, stream=True,
+                                       decode=True):
+            if "error" in line:
+                raise RuntimeError(line["error"])
+        self.call("post", f"/apps/{self.app}/builds", {"image": f"{repository}:echo", "procfile": {"web": WEB}})
         self.call("post", f"/apps/{self.app}/scale", {"web": 1})
 
     def call(self, method: str, path: str, payload: dict | None = None) -> dict:
-        response = getattr(self.api, method)(f"{self.controller.url}/v1{path}", json=payload, timeout=120)
+        response = getattr(self.api, method)(f"{self.controller_url}/v1{path}", json=payload, timeout=120)
         response.raise_for_status()
         result = response.json()
         deploy = result.get("deploy") if isinstance(result, dict) else None
-        if deploy and not deploy.get("ok", True):
-            raise RuntimeError(f"deploy failed: {deploy['detail']}")
+        if deploy:
+            self.follow(deploy)
         return result
 
+    def follow(self, deploy: dict) -> None:
+        """Wait as ``deis`` does: until traffic is on the new release (or the deploy ended)."""
+        since = 0
+        while True:
+            page = self.api.get(f"{self.controller_url}/v1/apps/{deploy['app']}/deploys/{deploy['id']}",
+                                params={"since": since, "wait": 5}, timeout=60).json()
+            for event in page["events"]:
+                if event.get("live"):
+                    return
+                if event.get("end"):
+                    if not event.get("ok"):
+                        raise RuntimeError(f"deploy failed: {event.get('error')}")
+                    return
+            since = page["next"]
+
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.router.port}/"
+        return f"http://127.0.0.1:{self.live.router_port}/"
 
     def body(self, session: requests.Session) -> str:
         try:
@@ -74,16 +96,13 @@ class Platform:
         except requests.RequestException:
             return ""
 
-    def close(self, client) -> None:
-        stop_pid(self.proc.pid)
-        self.router.stop()
-        for c in client.containers.list(all=True, filters={"label": f"{LABEL_PLATFORM}={self.platform}"}):
-            c.remove(force=True)
+    def close(self) -> None:
+        self.stack.close()
 
 
 def until_serving(platform: Platform, action, expected: str) -> tuple[float, float]:
     """Run ``action`` in a thread; return (seconds until the router answers ``expected``, seconds the
-    action took, which includes draining and stopping the old containers)."""
+    action took: until the deploy's switch, as ``deis`` waits)."""
     session = requests.Session()
     result = {}
 
@@ -204,15 +223,13 @@ def main() -> None:
     client = docker.from_env()
     image = build_echo_image(client)
     with tempfile.TemporaryDirectory() as tmp:
-        home = Path(tmp) / "home"
-        home.mkdir()
-        platform = Platform(home, image)
+        platform = Platform(Path(tmp), client, image)
         try:
             config, rollback = bench_config_and_rollback(platform, args.runs)
             scaled, raw_started, raw_answering = bench_scale(platform, client, image, args.runs)
             bench_failures(platform)
         finally:
-            platform.close(client)
+            platform.close()
     med = statistics.median
     print(f"median config:set -> serving: {med(s for s, _ in config):.2f}s (API call {med(c for _, c in config):.2f}s)"
           " (target <= 2 s)")

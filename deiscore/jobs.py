@@ -80,14 +80,26 @@ class PlatformJob(Job):
         return None
 
 
-def make_worker(connection, queue: str, functions: Iterable[Callable], *, fork: bool = True):
-    """An rq worker for ``queue`` on ``connection`` that runs only ``functions``; with ``fork`` off, jobs
-    run in the worker process itself (rq's ``SimpleWorker``), which keeps what they build between jobs."""
-    from rq import SimpleWorker, Worker
+def _job_class(queue: str, functions: Iterable[Callable]) -> type[PlatformJob]:
+    return type(f"{queue.title()}Job", (PlatformJob,), {"functions": frozenset(map(function_name, functions))})
 
-    job_class = type(f"{queue.title()}Job", (PlatformJob,), {"functions": frozenset(map(function_name, functions))})
-    return (Worker if fork else SimpleWorker)([queue], connection=connection, job_class=job_class,
-                                              serializer=SERIALIZER)
+
+def make_worker(connection, queue: str, functions: Iterable[Callable]):
+    """An rq worker for ``queue`` on ``connection`` that runs only ``functions``."""
+    from rq import Worker
+
+    return Worker([queue], connection=connection, job_class=_job_class(queue, functions), serializer=SERIALIZER)
+
+
+def make_pool(connection, queue: str, functions: Iterable[Callable], workers: int):
+    """``workers`` rq workers for ``queue`` under one process that replaces any that dies. Each runs its
+    jobs in its own process (rq's ``SimpleWorker``: no fork per job), which keeps what jobs build
+    between them (database engines, engine clients)."""
+    from rq import SimpleWorker
+    from rq.worker_pool import WorkerPool
+
+    return WorkerPool([queue], connection=connection, num_workers=workers, worker_class=SimpleWorker,
+                      job_class=_job_class(queue, functions), serializer=SERIALIZER)
 
 
 def queue(connection, name: str):

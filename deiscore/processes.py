@@ -67,6 +67,14 @@ def pid_alive(pid: int) -> bool:
         return True
 
 
+def parent_pid(pid: int | None) -> int | None:
+    """The parent of process ``pid`` on this machine (None: no such process)."""
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def read_pid(pidfile: Path) -> int | None:
     try:
         pid = int(pidfile.read_text().strip())

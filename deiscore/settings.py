@@ -37,6 +37,7 @@ Every component reads its settings through :func:`load`, so two platforms with d
 | DEIS_APP_NETWORKS | 10.224.0.0/12 | address pool of the per-app Docker networks (one subnet per app and host); must not overlap DEIS_CLUSTER_SUBNET, the hosts' bridge (10.214.0.0/24) or the machine's own networks |
 | DEIS_APP_SUBNET_PREFIX | 24 | prefix length of each app's subnet (24: 253 containers of one app per host, 4096 apps) |
 | DEIS_PUBLISHED_PORTS | 20000-29999 | host ports web containers are published on (outside the kernel's ephemeral range) |
+| DEIS_DEPLOY_WORKERS | 2 | deploys that run at once (of different apps: one app's deploys always run one at a time) |
 """
 from __future__ import annotations
 
@@ -82,6 +83,7 @@ class Settings:
     app_subnet_prefix: int = 24
     published_ports: tuple[int, int] = (20000, 29999)
     cluster_subnet: str = "10.213.0.0/24"
+    deploy_workers: int = 2
 
     @property
     def registry(self) -> str:
@@ -162,6 +164,7 @@ def load(env: dict | None = None) -> Settings:
         app_networks=env.get("DEIS_APP_NETWORKS") or "10.224.0.0/12",
         app_subnet_prefix=_int(env, "DEIS_APP_SUBNET_PREFIX", 24),
         published_ports=_port_range(env, "DEIS_PUBLISHED_PORTS", "20000-29999"),
+        deploy_workers=_int(env, "DEIS_DEPLOY_WORKERS", 2),
         cluster_subnet=env.get("DEIS_CLUSTER_SUBNET") or "10.213.0.0/24",
     )
 

@@ -17,7 +17,7 @@ from typing import Callable
 import requests
 
 from deisctl import redis_server
-from deiscore.processes import PLATFORM_USER, pid_alive, port_answers, read_pid
+from deiscore.processes import PLATFORM_USER, parent_pid, pid_alive, port_answers, read_pid
 from deiscore.settings import Settings
 
 
@@ -54,7 +54,8 @@ def _running(name: str) -> Callable[[Settings], bool]:
 
 
 def _worker_answers(name: str) -> Callable[[Settings], bool]:
-    """An rq worker (builds, deploys) has registered itself with Redis (so it takes jobs)."""
+    """An rq worker (builds) or a worker of a pool (deploys) that this component started has registered
+    itself with Redis (so it takes jobs)."""
     def answers(s: Settings) -> bool:
         from redis import Redis
         from rq import Worker
@@ -63,9 +64,10 @@ def _worker_answers(name: str) -> Callable[[Settings], bool]:
         if pid is None:
             return False
         try:
-            return any(w.pid == pid for w in Worker.all(connection=Redis.from_url(s.redis_url)))
+            workers = Worker.all(connection=Redis.from_url(s.redis_url))
         except Exception:  # noqa: BLE001 - Redis down means the worker does not answer either
             return False
+        return any(w.pid == pid or parent_pid(w.pid) == pid for w in workers)
     return answers
 
 
