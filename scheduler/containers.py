@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+from deiscore import validation
+from deiscore.errors import InvalidInput
 from scheduler.errors import InvalidSpec
 from scheduler.spec import MEMORY, ReleaseSpec, memory_bytes
 
@@ -35,8 +37,11 @@ class Hardening:
     capabilities: tuple[str, ...] = CAPABILITIES
 
     def __post_init__(self):
-        if self.memory is not None and (not MEMORY.fullmatch(self.memory) or memory_bytes(self.memory) < 6 << 20):
-            raise InvalidSpec("default memory limit", self.memory, "expected a size of at least 6m, such as 512m")
+        if self.memory is not None:
+            try:
+                validation.memory(self.memory)
+            except InvalidInput as exc:
+                raise InvalidSpec("default memory limit", self.memory, exc.reason) from None
         if not 16 <= self.pids <= 1 << 22:
             raise InvalidSpec("pids limit", self.pids, "expected a number from 16 to 4194304")
         if not MEMORY.fullmatch(self.log_max_size) or not 1 <= self.log_max_files <= 100:
