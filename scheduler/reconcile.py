@@ -93,7 +93,8 @@ def _reconcile_app(scheduler: Scheduler, spec: ReleaseSpec, report: ReconcileRep
         spec = ReleaseSpec.from_dict(stored)
 
     now = clock()
-    actual = [c for c in scheduler.containers(spec.app) if c.type != ONEOFF_TYPE]
+    draining = state.draining(spec.app)  # a finished cutover stops these itself
+    actual = [c for c in scheduler.containers(spec.app) if c.type != ONEOFF_TYPE and c.id not in draining]
     slots = scheduler.slots_for(spec, [c for c in actual if c.version == spec.version])
     plan = converge(spec.version, slots, actual)
     for container in plan.keep:

@@ -174,16 +174,19 @@ class Scheduler:
         """Bring ``spec`` up with zero downtime; raise DeployError (old release kept) or Superseded.
         ``on_live()`` is called once the router serves ``spec``, before the old containers drain."""
         progress = progress or _ignore
+        retiring: list[Container] = []
         with self.state.app_lock(spec.app):
             deployed = self.state.deployed_version(spec.app)
             if deployed is not None and spec.version < deployed:
                 raise Superseded(spec.app, spec.version, deployed)
             try:
-                return self.converge(spec, progress, on_live=on_live)
+                result = self.converge(spec, progress, on_live=on_live, retire_later=retiring)
             except DeployError:
                 if spec.version != deployed:
                     self.state.set_failed_version(spec.app, spec.version)
                 raise
+        self.drain_and_stop(retiring, progress)  # the app's next change need not wait for this
+        return result
 
     def scale(self, spec: ReleaseSpec, progress: Progress | None = None, *,
               on_live: Callable[[], None] | None = None) -> DeployResult:
@@ -256,11 +259,15 @@ class Scheduler:
 
     def converge(self, spec: ReleaseSpec, progress: Progress,
                  restart: Callable[[Container], bool] = lambda c: False,
-                 on_live: Callable[[], None] | None = None) -> DeployResult:
-        """The cutover itself; the caller holds ``self.state.app_lock(spec.app)``."""
+                 on_live: Callable[[], None] | None = None,
+                 retire_later: list[Container] | None = None) -> DeployResult:
+        """The cutover itself; the caller holds ``self.state.app_lock(spec.app)``. With ``retire_later``,
+        the old containers are handed over there (and marked draining) instead of drained and stopped
+        here, for the caller to do once it has released the lock."""
         on_live = on_live or (lambda: None)
         began = time.monotonic()
-        actual = [c for c in self.containers(spec.app) if c.type != ONEOFF_TYPE]
+        draining = self.state.draining(spec.app)
+        actual = [c for c in self.containers(spec.app) if c.type != ONEOFF_TYPE and c.id not in draining]
         slots = self.slots_for(spec, [c for c in actual if c.version == spec.version])
         plan = converge(spec.version, slots, actual)
         keep = [c for c in plan.keep if not restart(c)]
@@ -297,12 +304,13 @@ class Scheduler:
             self.state.set_crashes(spec.app, {})
         self.state.set_deployed(spec.app, spec.version, spec.as_dict())
         on_live()
-        if self.drain_seconds and any(c.address for c in retire):
-            progress(f"draining {sum(1 for c in retire if c.address)} old web container(s) for {self.drain_seconds:g}s")
-            time.sleep(self.drain_seconds)
-        self.stop(retire)
-        for c in retire:
-            progress(f"stopped {c.name}")
+        renames = any(c.name != container_name(spec.app, spec.version, c.type, c.num) for c in new)
+        if retire_later is not None and not renames:  # a replacement takes its name only once the old is gone
+            self.state.add_draining(spec.app, [c.id for c in retire],
+                                    until=time.time() + self.drain_seconds + self.stop_timeout + 60)
+            retire_later.extend(retire)
+        else:
+            self.drain_and_stop(retire, progress)
         for c in new:
             canonical = container_name(spec.app, spec.version, c.type, c.num)
             if c.name != canonical:
@@ -311,6 +319,17 @@ class Scheduler:
         progress(f"{spec.app} v{spec.version} is running ({seconds:.1f}s)")
         return DeployResult(spec.app, spec.version, tuple(c.name for c in new), tuple(c.name for c in retire),
                             tuple(upstreams), seconds)
+
+    def drain_and_stop(self, retire: list[Container], progress: Progress) -> None:
+        """Let requests in flight on old web containers (out of the route already) finish, then stop them."""
+        if not retire:
+            return
+        if self.drain_seconds and any(c.address for c in retire):
+            progress(f"draining {sum(1 for c in retire if c.address)} old web container(s) for {self.drain_seconds:g}s")
+            time.sleep(self.drain_seconds)
+        self.stop(retire)
+        for c in retire:
+            progress(f"stopped {c.name}")
 
     def start_processes(self, spec: ReleaseSpec, starts: list[tuple[Slot, str | None]],
                         progress: Progress) -> list[Container]:

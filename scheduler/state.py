@@ -9,6 +9,7 @@ import contextlib
 import fcntl
 import json
 import os
+import time
 from collections import deque
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
@@ -59,6 +60,20 @@ class SchedulerState:
         data["spec"] = spec
         if data.get("failed") is not None and data["failed"] <= version:
             data["failed"] = None
+        self._write(app, data)
+
+    def draining(self, app: str, now: float | None = None) -> set[str]:
+        """IDs of the app's old containers being drained and stopped by a finished cutover, outside the app's
+        lock: no other change or repair touches them meanwhile (until their deadline, in case whoever
+        drains them dies)."""
+        now = time.time() if now is None else now
+        return {cid for cid, until in self._read(app).get("draining", {}).items() if until > now}
+
+    def add_draining(self, app: str, ids: list[str], until: float) -> None:
+        data = self._read(app)
+        now = time.time()
+        kept = {cid: deadline for cid, deadline in data.get("draining", {}).items() if deadline > now}
+        data["draining"] = {**kept, **{cid: until for cid in ids}}
         self._write(app, data)
 
     def failed_version(self, app: str) -> int | None:
