@@ -148,7 +148,9 @@ def error_status(exc: Exception) -> tuple[int, str]:
     return 503, f"{service} did not answer: {exc}; try again"
 
 
-def make_deployer(settings):
+def make_deployer(settings, background_drain: bool = False):
+    """The deployer of this platform's scheduler; ``background_drain`` for the deploy workers (see
+    :class:`scheduler.scheduler.Scheduler`), whose deploys end at the switch."""
     import docker
 
     from controller.events import EventLog
@@ -165,4 +167,5 @@ def make_deployer(settings):
     from controller.desired import host_records
 
     client = docker.DockerClient(base_url=settings.docker_host) if settings.docker_host else docker.from_env()
-    return Deployer(Scheduler.from_settings(settings, client, host_records=host_records), events)
+    return Deployer(Scheduler.from_settings(settings, client, host_records=host_records,
+                                            background_drain=background_drain), events)

@@ -247,7 +247,8 @@ def _runner() -> Runner:
     from deiscore.settings import load
 
     settings = load()
-    return Runner(db.make_sessionmaker(db.make_engine(settings.database_url)), make_deployer(settings),
+    return Runner(db.make_sessionmaker(db.make_engine(settings.database_url)),
+                  make_deployer(settings, background_drain=True),
                   Redis.from_url(settings.redis_url))
 
 

@@ -66,9 +66,11 @@ class Scheduler:
 
     def __init__(self, hosts: Sequence[Host] | HostPool, router, state_dir: Path | str, domain: str, *,
                  health_timeout: float = 30.0, drain_seconds: float = 2.0, stop_timeout: float = 10.0,
-                 max_parallel: int = 16, hardening: Hardening = DEFAULT_HARDENING):
+                 max_parallel: int = 16, hardening: Hardening = DEFAULT_HARDENING, background_drain: bool = False):
         """``hosts``: a fixed list, or a :class:`HostPool` (registered hosts that come and go, with health).
-        ``hardening``: what every container gets (default memory limit, pids limit, log rotation)."""
+        ``hardening``: what every container gets (default memory limit, pids limit, log rotation).
+        ``background_drain``: ``deploy``/``scale`` return once the old containers are handed to a thread
+        that drains and stops them (a deploy worker is free for the next deploy meanwhile)."""
         self.pool = hosts if isinstance(hosts, HostPool) else None
         if self.pool is None and not hosts:
             raise SchedulerError("a scheduler needs at least one host")
@@ -81,6 +83,7 @@ class Scheduler:
         self.stop_timeout = stop_timeout
         self.max_parallel = max_parallel
         self.hardening = hardening
+        self.background_drain = background_drain
 
     @classmethod
     def from_settings(cls, settings, docker_client, router=None, host_records=None, **kwargs) -> "Scheduler":
@@ -185,7 +188,12 @@ class Scheduler:
                 if spec.version != deployed:
                     self.state.set_failed_version(spec.app, spec.version)
                 raise
-        self.drain_and_stop(retiring, progress)  # the app's next change need not wait for this
+        # the app's next change need not wait for this
+        if self.background_drain and retiring:
+            threading.Thread(target=self.drain_and_stop, args=(retiring, lambda line: log.info("%s", line)),
+                             name=f"drain-{spec.app}", daemon=True).start()
+        else:
+            self.drain_and_stop(retiring, progress)
         return result
 
     def scale(self, spec: ReleaseSpec, progress: Progress | None = None, *,
