@@ -161,12 +161,13 @@ class Scheduler:
     def status(self, app: str) -> list[ProcessStatus]:
         deployed = self.state.deployed_version(app)
         crashes = self.state.crashes(app)
+        draining = self.state.draining(app)
         result = []
         for c in sorted(self.containers(app), key=lambda c: (c.type == ONEOFF_TYPE, c.type, c.num, c.version)):
             record = crashes.get(c.key) if c.version == deployed else None
             result.append(ProcessStatus(
                 name=c.name, app=app, type=c.type, num=c.num, release=c.version,
-                state=process_state(c, deployed), host=c.host, address=c.address,
+                state="draining" if c.id in draining and c.running else process_state(c, deployed), host=c.host, address=c.address,
                 restarts=record.restarts if record else 0, exit_code=c.exit_code))
         return result
 
