@@ -55,7 +55,7 @@ def apps_info(app, as_json):
         click.echo(f"{label + ':':<10}{value}")
     newest = info.get("newest_release")
     if newest:
-        reason = f": {newest['status_detail']}" if newest.get("status_detail") else ""
+        reason = f": {newest['status_detail'].splitlines()[0]}" if newest.get("status_detail") else ""
         click.echo(f"{'newest:':<10}v{newest['version']} {newest['status']}{reason}")
     scale = " ".join(f"{t}={n}" for t, n in sorted(info["structure"].items())) or "(none)"
     click.echo(f"{'scale:':<10}{scale}")

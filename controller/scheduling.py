@@ -146,7 +146,6 @@ class Deployer:
             return Outcome("superseded", str(exc))
         except SchedulerError as exc:
             self.events.record(app_name, f"{what} failed: {exc}")
-            progress(f"{what} failed: {exc}")
-            return Outcome("failed", str(exc))
+            return Outcome("failed", str(exc))  # the command that made the change prints why
         self.events.record(app_name, f"{what} finished")
         return Outcome("succeeded", f"{what} finished")
