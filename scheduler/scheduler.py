@@ -313,13 +313,17 @@ class Scheduler:
             self.state.set_crashes(spec.app, {})
         self.state.set_deployed(spec.app, spec.version, spec.as_dict())
         on_live()
-        renames = any(c.name != container_name(spec.app, spec.version, c.type, c.num) for c in new)
-        if retire_later is not None and not renames:  # a replacement takes its name only once the old is gone
+        # Containers of older releases may drain after the lock is released: no new container takes their
+        # names. This release's own (a scale down, replacements) go now, so that the next change may reuse
+        # their names at once.
+        if retire:  # `deis ps` shows them draining; no other change or repair touches them meanwhile
             self.state.add_draining(spec.app, [c.id for c in retire],
                                     until=time.time() + self.drain_seconds + self.stop_timeout + 60)
-            retire_later.extend(retire)
-        else:
-            self.drain_and_stop(retire, progress)
+        later = []
+        if retire_later is not None:
+            later = [c for c in retire if c.version != spec.version]
+            retire_later.extend(later)
+        self.drain_and_stop([c for c in retire if c not in later], progress)
         for c in new:
             canonical = container_name(spec.app, spec.version, c.type, c.num)
             if c.name != canonical:
