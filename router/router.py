@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import threading
+import time
 from pathlib import Path
 from typing import Callable, Iterable, Mapping
 
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 STATE_NAME = "routes.json"
 EDGE_DIR = "edge"
 LOCK_NAME = "router.lock"
+DEATH_MEMORY = 60.0  # seconds a dead upstream is remembered against stale container listings
 
 
 class Router:
@@ -47,6 +49,7 @@ class Router:
         self.binary = binary
         self.worker_processes = worker_processes or max(1, (os.cpu_count() or 2) // 2)
         self.access_log = access_log
+        self._deaths: dict[tuple[str, str], float] = {}  # (app, upstream) -> when its container died
 
     @classmethod
     def from_settings(cls, settings, **kwargs) -> "Router":
@@ -76,12 +79,16 @@ class Router:
     # -- updating ------------------------------------------------------------------------------
 
     def set_app_routes(self, app: str, hostnames: Iterable[str], upstreams: Iterable[str] = (),
-                       settings: Mapping | None = None) -> bool:
+                       settings: Mapping | None = None, listed_at: float | None = None) -> bool:
         """Route ``hostnames`` of ``app`` to ``upstreams``; return False when nothing changed.
 
-        Raises InvalidRoute/HostnameConflict before touching anything, ConfigRejected when nginx
-        refuses the result (the running configuration stays as it was).
+        ``listed_at`` (``time.monotonic()``): when the caller listed the containers behind ``upstreams``;
+        any of them that :meth:`remove_upstreams` took out since then is left out (its container died
+        after that listing). Raises InvalidRoute/HostnameConflict before touching anything,
+        ConfigRejected when nginx refuses the result (the running configuration stays as it was).
         """
+        if listed_at is not None:
+            upstreams = [u for u in upstreams if self._deaths.get((app, u), float("-inf")) <= listed_at]
         route = make_route(app, hostnames, upstreams, settings)
         return self._update(lambda routes: upsert(routes, route))
 
@@ -98,6 +105,9 @@ class Router:
         """Take ``upstreams`` (their containers died) out of the app's route, keeping whatever else it
         holds, even what another process set since the caller read it; False when none was routed."""
         gone = set(upstreams)
+        now = time.monotonic()
+        self._deaths = {key: at for key, at in self._deaths.items() if now - at < DEATH_MEMORY}
+        self._deaths.update({(app, upstream): now for upstream in gone})
 
         def change(routes: list[Route]) -> list[Route]:
             current = next((r for r in routes if r.app == app), None)

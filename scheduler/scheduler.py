@@ -261,8 +261,10 @@ class Scheduler:
         """Point the router at the running web containers of ``spec``; True when it changed."""
         if self.router is None:
             return False
+        listed_at = time.monotonic()  # a container that dies after this listing stays out (the death watch)
         current = [c for c in self.containers(spec.app) if c.version == spec.version]
-        return self.router.set_app_routes(spec.app, self.hostnames(spec), upstreams_of(spec, current), spec.routing)
+        return self.router.set_app_routes(spec.app, self.hostnames(spec), upstreams_of(spec, current), spec.routing,
+                                          listed_at=listed_at)
 
     # -- the cutover ---------------------------------------------------------------------------
 
