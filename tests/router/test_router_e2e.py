@@ -109,6 +109,18 @@ def test_passive_failover_to_the_next_upstream(router, upstreams):
     assert all(get(router, "shop.deis.test").status_code == 200 for _ in range(10))
 
 
+def test_a_sync_from_a_listing_older_than_a_death_leaves_the_dead_upstream_out(router, upstreams):
+    one, two = upstreams[0].address, upstreams[1].address
+    router.set_app_routes("shop", ["shop.deis.test"], [one, two])
+    listed_at = time.monotonic()  # a listing made while both were alive...
+    router.remove_upstreams("shop", [two])  # ...then `two` died (the death watch)
+    router.set_app_routes("shop", ["shop.deis.test"], [one, two], listed_at=listed_at)  # the stale sync
+    assert router.route("shop").upstreams == (one,)
+    # a listing made after the death is believed: a new container may have the address now
+    router.set_app_routes("shop", ["shop.deis.test"], [one, two], listed_at=time.monotonic())
+    assert router.route("shop").upstreams == (one, two)
+
+
 def test_rejected_config_is_never_loaded(router, upstreams):
     router.set_app_routes("good", ["good.deis.test"], [upstreams[0].address])
     before = (router.prefix / "nginx.conf").read_text()
