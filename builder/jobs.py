@@ -92,10 +92,13 @@ def build(request: dict, *, settings, redis, docker_client, registry, emit,
         tmp = Path(tmp)
         if plan.kind == "dockerfile":
             emit("-----> Dockerfile app detected")
-            cmd = dockerfile.build_dockerfile_image(
-                docker_client, context_tar=archive(repo_path, sha, tmp / "context.tar"), config=config,
-                repository=repository, tag=sha, emit=emit, network=network)
-            defaults = {"cmd": cmd}
+            text = root_files(repo_path, sha, ("Dockerfile",))["Dockerfile"].decode("utf-8", "replace")
+            built = dockerfile.build_dockerfile_image(
+                docker_client, context_tar=archive(repo_path, sha, tmp / "context.tar"), dockerfile=text,
+                config=config, repository=repository, tag=sha, emit=emit, network=network)
+            if "web" not in (plan.procfile or {}):
+                emit(f"-----> web runs the image's command: {built.command or '(none)'}")
+            defaults = {"web": ""}  # "": the image's own command
         else:
             if plan.buildpack_url:
                 chosen = {}  # the build container fetches it (never the host)
@@ -125,7 +128,8 @@ def build(request: dict, *, settings, redis, docker_client, registry, emit,
     if removed:
         log.info("collected old images of %s: %s", app, ", ".join(removed))
     emit(f"-----> Build complete in {time.monotonic() - started:.1f}s")
-    return {"image": f"{repository}@{digest}", "sha": sha, "kind": plan.kind, "procfile": types}
+    return {"image": f"{repository}@{digest}", "sha": sha, "kind": plan.kind, "procfile": types,
+            **({"port": built.port, "entrypoint": built.entrypoint} if plan.kind == "dockerfile" else {})}
 
 
 def build_network(settings, docker_client, app: str) -> str:
