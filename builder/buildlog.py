@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Iterable, Iterator
 
 log = logging.getLogger(__name__)
@@ -13,16 +14,28 @@ def log_key(build_id: str) -> str:
     return f"deis:builder:log:{build_id}"
 
 
+# ANSI/VT escape sequences: CSI (colours, cursor movement, erasing: ESC [ ... final byte), OSC (ESC ] ...
+# BEL or ESC \), other two-byte escapes (ESC 7, ESC =, ...), and the 8-bit CSI; then any stray ESC.
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x9b[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"
+                         r"|\x1b[ -/]*[0-~]|\x1b")
+
+
+def strip_ansi(text: str) -> str:
+    """``text`` without terminal escape sequences: build output reaches ``git push`` as plain text."""
+    return ANSI_ESCAPE.sub("", text)
+
+
 def iter_lines(chunks: Iterable[bytes]) -> Iterator[str]:
-    """Split a stream of byte chunks into text lines (carriage-return progress bars count as lines)."""
+    """Split a stream of byte chunks into plain text lines (carriage-return progress bars count as
+    lines; terminal escape sequences removed)."""
     pending = b""
     for chunk in chunks:
         pending += chunk
         *complete, pending = pending.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")
         for line in complete:
-            yield line.decode("utf-8", "replace")
+            yield strip_ansi(line.decode("utf-8", "replace"))
     if pending:
-        yield pending.decode("utf-8", "replace")
+        yield strip_ansi(pending.decode("utf-8", "replace"))
 
 
 def follow(redis, key: str, still_running, poll: float = 1.0) -> Iterator[dict]:

@@ -15,6 +15,7 @@ from flask import Blueprint, current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from builder.dockerfile import image_entrypoint, image_port
 from builder.errors import BuilderError
 from builder.images import import_image
 from builder.registry import RegistryClient
@@ -23,16 +24,20 @@ from controller.access import app_for_user, body, can_use_app, current_user, fin
 from controller.errors import BadRequest, NotFound
 from controller.models import App, Build, Release, User
 from deiscore import validation
+from scheduler.errors import InvalidSpec
+from scheduler.spec import check_exec_command
 
 bp = Blueprint("builds", __name__)
 KINDS = {"buildpack", "dockerfile", "image"}
+IMAGE_KINDS = ("dockerfile", "image")  # kinds whose image brings its own command
 REGISTRY_KEYS = ("username", "password")
 
 
 def default_procfile(kind: str, procfile: dict) -> dict:
-    """Without a Procfile, a Docker image runs its own CMD as process type ``cmd`` (Deis semantics)."""
-    if not procfile and kind in ("dockerfile", "image"):
-        return {"cmd": ""}
+    """A Docker image (Dockerfile, ``deis pull``) runs its own command ("") as ``web`` unless the
+    Procfile declares ``web`` (Dokku's semantics)."""
+    if kind in IMAGE_KINDS and "web" not in procfile:
+        return {"web": "", **procfile}
     return procfile
 
 
@@ -47,13 +52,45 @@ def prune_structure(structure: dict, procfile: dict) -> dict:
     return kept
 
 
+def image_settings(port, entrypoint) -> tuple[int | None, bool | None]:
+    """The web port and ENTRYPOINT flag a build reports for its image, checked."""
+    if port is not None and (isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535):
+        raise BadRequest(f"invalid port {port!r}: a TCP port (1-65535)")
+    if entrypoint is not None and not isinstance(entrypoint, bool):
+        raise BadRequest(f"invalid entrypoint {entrypoint!r}: true or false")
+    return port, entrypoint
+
+
+def checked_procfile(kind: str, procfile) -> dict:
+    """The Procfile a build reports; for an image, "" is its own command (ENTRYPOINT + CMD)."""
+    if not procfile:
+        return {}
+    if kind in IMAGE_KINDS and isinstance(procfile, dict):
+        own = {ptype: command for ptype, command in procfile.items() if command == ""}
+        for ptype in own:
+            validation.procfile_type(ptype)
+        rest = {ptype: command for ptype, command in procfile.items() if command != ""}
+        return {**own, **(validation.procfile(rest) if rest else {})}
+    return validation.procfile(procfile)
+
+
 def release_build(db: Session, app: App, user: User | None, *, image: str, sha: str, kind: str,
-                  procfile: dict) -> tuple[Build, Release]:
-    """Store a build and release it with the current config (:func:`controller.releases.make_release`)."""
+                  procfile: dict, port: int | None = None, entrypoint: bool | None = None) -> tuple[Build, Release]:
+    """Store a build and release it with the current config (:func:`controller.releases.make_release`).
+    ``port``/``entrypoint``: what the image says (its first exposed port, whether it has an ENTRYPOINT)."""
     if kind not in KINDS:
         raise BadRequest(f"invalid build kind {kind!r}: one of {', '.join(sorted(KINDS))}")
-    procfile = default_procfile(kind, validation.procfile(procfile) if procfile else {})
-    build = Build(app_id=app.id, owner=user, image=validation.image(image), sha=sha, kind=kind, procfile=procfile)
+    port, entrypoint = image_settings(port, entrypoint)
+    procfile = checked_procfile(kind, procfile)
+    if entrypoint and kind in IMAGE_KINDS:
+        for ptype, command in procfile.items():
+            try:
+                check_exec_command(ptype, command)
+            except InvalidSpec as exc:
+                raise BadRequest(str(exc)) from None
+    procfile = default_procfile(kind, procfile)
+    build = Build(app_id=app.id, owner=user, image=validation.image(image), sha=sha, kind=kind, procfile=procfile,
+                  port=port, entrypoint=entrypoint)
     release = releases.make_release(db, app, user, lambda draft: draft.change(build=build),
                                     structure=prune_structure(app.structure, procfile))
     return build, release
@@ -110,6 +147,25 @@ def pulled_image(user: User, app: App, value) -> str:
     if digest is None:
         raise NotFound(f"image {value!r} not found")
     return f"{s.registry}/{app.name}@{digest}"
+
+
+def pulled_image_settings(image: str) -> tuple[int | None, bool | None]:
+    """The web port and ENTRYPOINT flag of an image ``deis pull`` put into the app's repository (on
+    this engine: it was just pulled or pushed here); not known when releases are records only."""
+    if settings().scheduler == "off":
+        return None, None
+    import docker.errors
+
+    client = _docker()
+    try:
+        try:
+            attrs = client.images.get(image).attrs
+        except docker.errors.ImageNotFound:
+            attrs = client.images.pull(image, auth_config=settings().registry_auth).attrs
+    except docker.errors.DockerException as exc:
+        raise BadRequest(f"could not inspect {image}: {exc}") from exc
+    config = attrs.get("Config") or {}
+    return image_port(config), image_entrypoint(config)
 
 
 def _import(app: App, source: str, *, pull_auth: dict | None = None, local: bool = False) -> str:
@@ -181,6 +237,8 @@ def create_build(name):
         raise BadRequest("procfile must be an object of process type: command")
     # Pulled before the app's lock is taken: a pull may take a while, other changes need not wait.
     image = pulled_image(user, app_for_user(name), data.get("image"))
+    port, entrypoint = pulled_image_settings(image)
     app = app_for_user(name, lock=True)
-    build, release = release_build(session(), app, user, image=image, sha="", kind="image", procfile=procfile)
+    build, release = release_build(session(), app, user, image=image, sha="", kind="image", procfile=procfile,
+                                   port=port, entrypoint=entrypoint)
     return {**build.to_dict(), "release": release.version, "deploy": release.deploy}, 201

@@ -116,13 +116,28 @@ class Build(Base):
     image: Mapped[str] = mapped_column(String(512))
     sha: Mapped[str] = mapped_column(String(64), default="")
     kind: Mapped[str] = mapped_column(String(16))  # buildpack | dockerfile | image
-    procfile: Mapped[dict] = mapped_column(JSON, default=dict)
+    procfile: Mapped[dict] = mapped_column(JSON, default=dict)  # {type: command}; "": the image's own command
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
+    # What the image says (Dockerfile and pulled images): the web port (its first exposed TCP port;
+    # None: 5000) and whether it has an ENTRYPOINT (None: not known, builds from before these were kept).
+    port: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    entrypoint: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     owner: Mapped[User | None] = relationship()
 
     def to_dict(self) -> dict:
         return {"uuid": self.uuid, "image": self.image, "sha": self.sha, "kind": self.kind,
-                "procfile": self.procfile, "owner": _name(self.owner), "created": iso(self.created)}
+                "procfile": self.procfile, "port": self.port, "entrypoint": self.entrypoint,
+                "owner": _name(self.owner), "created": iso(self.created)}
+
+    def spec_fields(self) -> dict:
+        """What a :class:`scheduler.spec.ReleaseSpec` takes from its build. An empty command is the
+        image's own command: kept for images (it is how ``web`` runs an image's CMD), dropped otherwise."""
+        image = self.kind != "buildpack"
+        procfile = {ptype: command for ptype, command in (self.procfile or {}).items() if command or image}
+        fields = {"image": self.image, "kind": self.kind, "procfile": procfile, "entrypoint": bool(self.entrypoint)}
+        if self.port is not None:
+            fields["port"] = self.port
+        return fields
 
 
 class Config(Base):

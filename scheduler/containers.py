@@ -8,15 +8,16 @@ from datetime import datetime, timezone
 from deiscore import validation
 from deiscore.errors import InvalidInput
 from scheduler.errors import InvalidSpec
-from scheduler.spec import MEMORY, ReleaseSpec, memory_bytes
+from scheduler.spec import DEFAULT_PORT, MEMORY, ReleaseSpec, check_exec_command, memory_bytes
 
-CONTAINER_PORT = 5000
+CONTAINER_PORT = DEFAULT_PORT  # the web port of containers started before ports were labelled
 LABEL_PLATFORM = "deis.platform"
 LABEL_APP = "deis.app"
 LABEL_RELEASE = "deis.release"
 LABEL_TYPE = "deis.type"
 LABEL_NUM = "deis.num"
 LABEL_MEMORY = "deis.memory"  # bytes of the container's memory limit: what placement counts as reserved
+LABEL_PORT = "deis.port"  # the container port a web container's traffic goes to
 ONEOFF_TYPE = "run"
 # What an ordinary app may still do as root (Dockerfile apps; a buildpack app runs as a user and has
 # none): own and chmod its files, switch users, signal its processes, bind ports below 1024. Not raw
@@ -78,6 +79,7 @@ class ContainerPlan:
     nano_cpus: int | None = None
     publish: bool = False
     hardening: Hardening = DEFAULT_HARDENING
+    port: int = CONTAINER_PORT  # the container port published (when ``publish``)
 
 
 @dataclass(frozen=True)
@@ -116,33 +118,48 @@ def container_name(app: str, version: int, ptype: str, num: int | str) -> str:
 
 
 def process_command(spec: ReleaseSpec, ptype: str) -> list[str] | None:
-    """The container command of a process type (None: the image's default CMD).
+    """The container command of a process type (None: the image's own ENTRYPOINT + CMD).
 
     Buildpack images have an entrypoint that sources .profile.d and runs its argument with bash -c.
     """
     if spec.kind == "buildpack":
         return [spec.procfile[ptype]]
-    if ptype == "cmd" and ptype not in spec.procfile:
-        return None
-    return ["sh", "-c", spec.procfile[ptype]]
+    command = spec.command(ptype)
+    return image_command(spec, ptype, command) if command else None
 
 
 def oneoff_command(spec: ReleaseSpec, command: str) -> list[str]:
     if spec.kind == "buildpack":
         return [command]
-    return ["sh", "-c", command]
+    return image_command(spec, ONEOFF_TYPE, command)
+
+
+def image_command(spec: ReleaseSpec, ptype: str, command: str) -> list[str]:
+    """A command for a Docker image (Dokku's semantics): an image with an ENTRYPOINT receives the
+    command's words as its arguments; otherwise ``sh -c`` runs it (so ``$PORT`` expands)."""
+    return check_exec_command(ptype, command) if spec.entrypoint else ["sh", "-c", command]
 
 
 def process_env(spec: ReleaseSpec) -> dict[str, str]:
     """Release config plus the platform's variables, which win over config keys of the same name."""
-    return {**spec.config, "PORT": str(CONTAINER_PORT), "DEIS_APP": spec.app, "DEIS_RELEASE": f"v{spec.version}"}
+    return {**spec.config, "PORT": str(spec.port), "DEIS_APP": spec.app, "DEIS_RELEASE": f"v{spec.version}"}
 
 
 def labels(platform: str, app: str, version: int, ptype: str, num: int | str,
-           memory: str | None = None) -> dict[str, str]:
+           memory: str | None = None, port: int | None = None) -> dict[str, str]:
     found = {LABEL_PLATFORM: platform, LABEL_APP: app, LABEL_RELEASE: str(version), LABEL_TYPE: ptype,
              LABEL_NUM: str(num)}
-    return {**found, LABEL_MEMORY: str(memory_bytes(memory))} if memory else found
+    if memory:
+        found[LABEL_MEMORY] = str(memory_bytes(memory))
+    if port is not None:
+        found[LABEL_PORT] = str(port)
+    return found
+
+
+def web_port(container_labels: dict) -> int:
+    """The container port a web container serves on (its label; containers from before labels: 5000)."""
+    value = (container_labels or {}).get(LABEL_PORT, "")
+    return int(value) if value.isdigit() and 0 < int(value) < 65536 else CONTAINER_PORT
 
 
 def reserved_memory(container: "Container") -> int:
@@ -161,13 +178,15 @@ def plan_process(spec: ReleaseSpec, ptype: str, num: int, platform: str, name: s
                  hardening: Hardening = DEFAULT_HARDENING) -> ContainerPlan:
     """The container of process ``ptype.num`` of ``spec`` (``name`` overrides the canonical name)."""
     cpu = spec.limits.get(ptype, {}).get("cpu")
+    publish = ptype == spec.web_type
     return ContainerPlan(
         name=name or container_name(spec.app, spec.version, ptype, num),
         app=spec.app, version=spec.version, type=ptype, num=num, image=spec.image,
         command=process_command(spec, ptype), env=process_env(spec),
-        labels=labels(platform, spec.app, spec.version, ptype, num, memory_limit(spec, ptype, hardening)),
+        labels=labels(platform, spec.app, spec.version, ptype, num, memory_limit(spec, ptype, hardening),
+                      spec.port if publish else None),
         memory=memory_limit(spec, ptype, hardening), nano_cpus=int(cpu * 1e9) if cpu else None,
-        publish=ptype == spec.web_type, hardening=hardening,
+        publish=publish, hardening=hardening, port=spec.port,
     )
 
 
@@ -193,11 +212,12 @@ def from_attrs(attrs: dict, host: str, address: str, via_bridge: bool = False) -
     config_labels = attrs.get("Config", {}).get("Labels") or {}
     state = attrs.get("State", {})
     network = attrs.get("NetworkSettings") or {}
-    bindings = (network.get("Ports") or {}).get(f"{CONTAINER_PORT}/tcp") or []
+    port = web_port(config_labels)
+    bindings = (network.get("Ports") or {}).get(f"{port}/tcp") or []
     endpoint = None
     if bindings and state.get("Running"):
         own = via_bridge and _bridge_address(network)
-        endpoint = f"{own}:{CONTAINER_PORT}" if own else f"{address}:{bindings[0]['HostPort']}"
+        endpoint = f"{own}:{port}" if own else f"{address}:{bindings[0]['HostPort']}"
     status = state.get("Status", "unknown")
     return Container(
         id=attrs["Id"], name=attrs.get("Name", "").lstrip("/"), host=host,
@@ -213,12 +233,13 @@ def from_summary(row: dict, host: str, address: str, via_bridge: bool = False) -
     """Build a :class:`Container` from a ``docker ps`` row of a *running* container: one call lists
     them all, where inspecting each costs a round trip (over SSH, a channel each). Such a row has no
     start time; a container of ours is started as soon as it is created, so creation stands in."""
+    port = web_port(row.get("Labels") or {})
     ports = [{"HostIp": p.get("IP"), "HostPort": str(p["PublicPort"])} for p in row.get("Ports") or []
-             if p.get("PrivatePort") == CONTAINER_PORT and p.get("PublicPort")]
+             if p.get("PrivatePort") == port and p.get("PublicPort")]
     created = datetime.fromtimestamp(row.get("Created", 0), timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     attrs = {"Id": row["Id"], "Name": (row.get("Names") or [""])[0], "Config": {"Labels": row.get("Labels")},
              "State": {"Status": row.get("State"), "Running": row.get("State") == "running", "StartedAt": created},
-             "NetworkSettings": {"Ports": {f"{CONTAINER_PORT}/tcp": ports},
+             "NetworkSettings": {"Ports": {f"{port}/tcp": ports},
                                  "Networks": (row.get("NetworkSettings") or {}).get("Networks")}}
     return from_attrs(attrs, host, address, via_bridge)
 

@@ -56,15 +56,16 @@ def http_check(address: str, hostname: str, check: HealthCheck) -> tuple[bool, s
 
 
 def wait_healthy(address: Callable[[], str | None], hostname: str, check: HealthCheck | None, timeout: float,
-                 alive: Callable[[], tuple[bool, str]]) -> float:
+                 alive: Callable[[], tuple[bool, str]], port: int | None = None) -> float:
     """Wait until the container behind ``address()`` is healthy; return the seconds it took.
 
     ``alive()`` returns (running, description) and is polled so a crashed container fails fast.
+    ``port``: the container port the app should listen on, named when nothing accepted there.
     Raises :class:`Unhealthy` with the last observation.
     """
     started = time.monotonic()
     deadline = started + timeout
-    last = "port did not accept connections"
+    last = f"port {port} did not accept connections" if port else "port did not accept connections"
     next_alive = 0.0
     port_ok = False
     while time.monotonic() < deadline:

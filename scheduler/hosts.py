@@ -15,7 +15,7 @@ import docker.types
 import paramiko
 import requests
 
-from scheduler.containers import (CONTAINER_PORT, LABEL_APP, LABEL_PLATFORM, Container, ContainerPlan,
+from scheduler.containers import (LABEL_APP, LABEL_PLATFORM, Container, ContainerPlan,
                                   from_attrs, from_summary)
 from scheduler.errors import HostError
 from scheduler.networks import AddressPool, AppNetworks
@@ -88,7 +88,7 @@ class Host:
         hardening = plan.hardening
         kwargs = {}
         if port is not None:
-            kwargs["ports"] = {f"{CONTAINER_PORT}/tcp": (self.address, port)}
+            kwargs["ports"] = {f"{plan.port}/tcp": (self.address, port)}
         if plan.memory:
             kwargs["mem_limit"] = plan.memory
             kwargs["memswap_limit"] = plan.memory

@@ -1,6 +1,7 @@
 """What a release should run: :class:`ReleaseSpec`, plain data validated on construction."""
 from __future__ import annotations
 
+import shlex
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from typing import Mapping
@@ -11,6 +12,7 @@ from deiscore.validation import MEMORY, PROCESS_TYPE, memory_bytes  # noqa: F401
 from scheduler.errors import InvalidSpec
 
 KINDS = ("buildpack", "dockerfile", "image")
+DEFAULT_PORT = 5000  # the web port of an app whose image exposes none (and of every release before ports were kept)
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,8 @@ class ReleaseSpec:
     domains: tuple[str, ...] = ()
     routing: Mapping = field(default_factory=dict)  # router settings: max_body_size, read_timeout, ...
     tags: Mapping[str, str] = field(default_factory=dict)  # hosts must carry these (deis tags:set)
+    port: int = DEFAULT_PORT  # the web process's container port (and every process's PORT)
+    entrypoint: bool = False  # the image has an ENTRYPOINT: Procfile commands reach it as words
 
     def __post_init__(self):
         with platform_rules():
@@ -60,6 +64,13 @@ class ReleaseSpec:
             raise InvalidSpec("image", self.image, "must be a non-empty image reference")
         if self.kind not in KINDS:
             raise InvalidSpec("kind", self.kind, f"must be one of {', '.join(KINDS)}")
+        if isinstance(self.port, bool) or not isinstance(self.port, int) or not 1 <= self.port <= 65535:
+            raise InvalidSpec("port", self.port, "must be a TCP port (1-65535)")
+        if not isinstance(self.entrypoint, bool):
+            raise InvalidSpec("entrypoint", self.entrypoint, "must be true or false")
+        if self.entrypoint and self.kind != "buildpack":
+            for ptype, command in self.procfile.items():
+                check_exec_command(ptype, command)
         for ptype, count in self.scale.items():
             if count and not self.has_type(ptype):
                 raise InvalidSpec("process type", ptype, f"not in the Procfile of {self.app} v{self.version}")
@@ -78,7 +89,8 @@ class ReleaseSpec:
         validation.app_name(self.app)
         for ptype, command in self.procfile.items():
             validation.procfile_type(ptype)
-            validation.procfile_command(ptype, command)
+            if command != "" or self.kind == "buildpack":  # "": an image's own command
+                validation.procfile_command(ptype, command)
         for ptype, count in self.scale.items():
             validation.procfile_type(ptype)
             if isinstance(count, str):  # a count here is a number; only the API takes strings of digits
@@ -92,14 +104,20 @@ class ReleaseSpec:
         validation.tags(self.tags)
 
     def has_type(self, ptype: str) -> bool:
-        return ptype in self.procfile or (ptype == "cmd" and self.kind != "buildpack")
+        """A type of the Procfile; an image (Dockerfile, ``deis pull``) built before its own command ran
+        as ``web`` has the implicit ``cmd``."""
+        return ptype in self.procfile or (ptype == "cmd" and self.kind != "buildpack" and "web" not in self.procfile)
 
     @property
     def web_type(self) -> str | None:
-        """The process type the router sends traffic to: ``web``, else an image's default ``cmd``."""
+        """The process type the router sends traffic to: ``web``, else an older image's default ``cmd``."""
         if "web" in self.procfile:
             return "web"
         return "cmd" if self.kind != "buildpack" else None
+
+    def command(self, ptype: str) -> str:
+        """The Procfile command of ``ptype``; "" for an image's own command (ENTRYPOINT + CMD)."""
+        return self.procfile.get(ptype, "")
 
     def desired_scale(self) -> dict[str, int]:
         return {ptype: count for ptype, count in sorted(self.scale.items()) if count > 0}
@@ -116,6 +134,15 @@ class ReleaseSpec:
     @classmethod
     def from_dict(cls, data: Mapping) -> "ReleaseSpec":
         return cls(**{**data, "domains": tuple(data.get("domains", ()))})
+
+
+def check_exec_command(ptype: str, command: str) -> list[str]:
+    """The words a command gives an image's ENTRYPOINT (exec form); refuses what cannot be split."""
+    try:
+        return shlex.split(command)
+    except ValueError as exc:
+        raise InvalidSpec(f"command of {ptype}", command,
+                          f"cannot be split into words for the image's ENTRYPOINT ({exc})") from None
 
 
 @contextmanager

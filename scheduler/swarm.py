@@ -86,7 +86,7 @@ def service_spec(spec: ReleaseSpec, ptype: str, platform: str, domain: str, drai
     }
     if plan.publish:
         check = spec.healthcheck
-        kwargs["endpoint_spec"] = {"Ports": [{"Protocol": "tcp", "TargetPort": CONTAINER_PORT,
+        kwargs["endpoint_spec"] = {"Ports": [{"Protocol": "tcp", "TargetPort": spec.port,
                                               "PublishMode": "host"}]}
         kwargs["healthcheck"] = docker.types.Healthcheck(
             test=health_test(spec, f"{spec.app}.{domain}"),
@@ -217,7 +217,7 @@ class SwarmScheduler:
         seconds = time.monotonic() - start
         progress(f"{spec.app} v{spec.version} is running ({seconds:.1f}s)")
         return DeployResult(spec.app, spec.version, tuple(changed), (),
-                            tuple(self._upstreams(spec.app, spec.web_type)), seconds)
+                            tuple(self._upstreams(spec.app, spec.web_type, spec.port)), seconds)
 
     def _wait(self, spec: ReleaseSpec, ptype: str, progress: Progress, fresh: bool) -> None:
         """Until the service's update completes (router following web tasks); DeployError if it fails."""
@@ -295,22 +295,22 @@ class SwarmScheduler:
         return {n.id: (n.attrs["Description"]["Hostname"], n.attrs["Status"]["Addr"])
                 for n in self.client.nodes.list()}
 
-    def _upstreams(self, app: str, web_type: str = "web") -> list[str]:
+    def _upstreams(self, app: str, web_type: str = "web", port: int = CONTAINER_PORT) -> list[str]:
         nodes = self._node_addresses()
         result = []
         for task in self._tasks(service_name(app, web_type)):
             if task["Status"]["State"] != "running":
                 continue
-            for port in task["Status"].get("PortStatus", {}).get("Ports", []):
-                if port["TargetPort"] == CONTAINER_PORT:
-                    result.append(f"{nodes[task['NodeID']][1]}:{port['PublishedPort']}")
+            for published in task["Status"].get("PortStatus", {}).get("Ports", []):
+                if published["TargetPort"] == port:
+                    result.append(f"{nodes[task['NodeID']][1]}:{published['PublishedPort']}")
         return sorted(result)
 
     def sync_router(self, spec: ReleaseSpec) -> bool:
         if self.router is None:
             return False
         hostnames = [f"{spec.app}.{self.domain}", *spec.domains]
-        return self.router.set_app_routes(spec.app, hostnames, self._upstreams(spec.app, spec.web_type),
+        return self.router.set_app_routes(spec.app, hostnames, self._upstreams(spec.app, spec.web_type, spec.port),
                                           spec.routing)
 
     def deployed_version(self, app: str) -> int | None:

@@ -54,12 +54,33 @@ def test_merge_values_sets_unsets_and_copies():
 
 
 def test_default_procfile():
-    assert builds.default_procfile("image", {}) == {"cmd": ""}
-    assert builds.default_procfile("dockerfile", {}) == {"cmd": ""}
+    """An image without a Procfile web runs its own command ("") as web (Dokku), also next to other types."""
+    assert builds.default_procfile("image", {}) == {"web": ""}
+    assert builds.default_procfile("dockerfile", {}) == {"web": ""}
+    assert builds.default_procfile("dockerfile", {"worker": "w"}) == {"web": "", "worker": "w"}
+    assert builds.default_procfile("image", {"release": "migrate"}) == {"web": "", "release": "migrate"}
     assert builds.default_procfile("buildpack", {}) == {}
     given = {"web": "gunicorn app"}
     assert builds.default_procfile("image", given) == given
     assert builds.default_procfile("buildpack", given) == given
+
+
+def test_checked_procfile_takes_an_images_own_command_only_for_images():
+    assert builds.checked_procfile("dockerfile", {"web": "", "worker": "w"}) == {"web": "", "worker": "w"}
+    with pytest.raises(InvalidInput):
+        builds.checked_procfile("buildpack", {"web": ""})
+    with pytest.raises(InvalidInput):
+        builds.checked_procfile("dockerfile", {"Bad Type": ""})
+
+
+def test_image_settings_are_checked():
+    assert builds.image_settings(8080, True) == (8080, True)
+    assert builds.image_settings(None, None) == (None, None)
+    for port in (0, 65536, "80", True, 1.5):
+        with pytest.raises(BadRequest):
+            builds.image_settings(port, None)
+    with pytest.raises(BadRequest):
+        builds.image_settings(None, "yes")
 
 
 def test_prune_structure():

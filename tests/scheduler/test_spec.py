@@ -25,7 +25,8 @@ def test_buildpack_process_plan():
     assert plan.env["DEIS_APP"] == "shop" and plan.env["DEIS_RELEASE"] == "v3"
     assert plan.env["MULTI"] == "a=b\nc 'd' ü"
     assert plan.labels == {"deis.platform": "deis-test", "deis.app": "shop", "deis.release": "3",
-                           "deis.type": "web", "deis.num": "2", "deis.memory": str(256 << 20)}
+                           "deis.type": "web", "deis.num": "2", "deis.memory": str(256 << 20),
+                           "deis.port": "5000"}
     assert plan.memory == "256m" and plan.nano_cpus == 500_000_000
     assert plan.publish
     worker = plan_process(spec(), "worker", 1, "deis-test")
