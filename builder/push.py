@@ -91,6 +91,7 @@ class RefUpdater:
             response = self.hooks.register_build({
                 "app": app, "user": self.grant.user, "image": result["image"], "sha": sha,
                 "kind": result["kind"], "procfile": result["procfile"],
+                "port": result.get("port"), "entrypoint": result.get("entrypoint"),
             })
         except HookError as exc:
             progress(f" !     Release failed: {exc}\n")

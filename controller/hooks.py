@@ -3,7 +3,7 @@
 - POST /v1/hooks/key   {"fingerprint"}          -> which user owns this key?
 - POST /v1/hooks/push  {"fingerprint", "app"}   -> may that user push to the app? (+ its config)
 - POST /v1/hooks/fetch {"fingerprint", "app"}   -> may that user fetch (git clone) the app's repository?
-- POST /v1/hooks/builds {"app", "user", "image", "sha", "kind", "procfile"} -> build + release
+- POST /v1/hooks/builds {"app", "user", "image", "sha", "kind", "procfile", "port", "entrypoint"} -> build + release
   (``image``: ``<registry>/<app>@sha256:...``, the digest the builder pushed to the app's repository)
 """
 from __future__ import annotations
@@ -76,7 +76,8 @@ def register_build():
     image = builds.built_image(app, data.get("image"))
     previous = releases.serving(session(), app)
     build, release = builds.release_build(session(), app, user, image=image, sha=sha, kind=data.get("kind"),
-                                          procfile=data.get("procfile") or {})
+                                          procfile=data.get("procfile") or {}, port=data.get("port"),
+                                          entrypoint=data.get("entrypoint"))
     return {"build": build.to_dict(), "release": {"version": release.version, "summary": release.summary},
             "url": app_url(app.name), "deploy": release.deploy,
             "serving": previous.version if previous is not None and previous.build is not None else None}, 201

@@ -81,10 +81,8 @@ def spec_for(db: Session, app: App, version: int, build, config, structure: dict
     if build is None:
         return None
     domains = tuple(db.scalars(select(Domain.domain).where(Domain.app_id == app.id).order_by(Domain.domain)))
-    procfile = {ptype: command for ptype, command in build.procfile.items() if command}
     scale = dict(app.structure or {}) if structure is None else dict(structure)
-    return ReleaseSpec(app=app.name, version=version, image=build.image, kind=build.kind,
-                       procfile=procfile, config=config.values, scale=scale,
+    return ReleaseSpec(app=app.name, version=version, **build.spec_fields(), config=config.values, scale=scale,
                        limits=limits(config.memory, config.cpu), healthcheck=healthcheck(config.values),
                        domains=domains, routing=routing(config.values), tags=dict(config.tags or {}))
 

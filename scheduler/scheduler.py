@@ -364,7 +364,7 @@ class Scheduler:
             progress(f"started {container.name} on {slot.host}")
             if slot.type == spec.web_type:
                 seconds = wait_healthy(lambda: container.address, hostname, spec.healthcheck, self.health_timeout,
-                                       lambda: self._alive(container))
+                                       lambda: self._alive(container), port=spec.port)
                 progress(f"{container.name} is healthy ({seconds:.1f}s)")
             return container
 
