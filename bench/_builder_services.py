@@ -39,7 +39,7 @@ class Running:
 def builder_platform(workdir: Path, docker_client):
     """Redis, controller, registry, worker and builder; yields :class:`Running`."""
     from builder.registry import start_registry
-    from builder.stack import ensure_stack_image
+    from builder.stack import ensure_stack_images
 
     procs = []
     registry = None
@@ -72,7 +72,7 @@ def builder_platform(workdir: Path, docker_client):
         }
         settings = load(env)
         registry = settings.registry
-        ensure_stack_image(docker_client, settings.stack_image)
+        ensure_stack_images(docker_client, settings.stack_image, settings.stack_build_image)
         procs.append(start_registry(settings))
         worker = spawn([sys.executable, "-m", "builder.worker"], home / "logs" / "worker.log",
                        env=env, cwd=REPO_ROOT)

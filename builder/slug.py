@@ -16,7 +16,7 @@ import tarfile
 from pathlib import Path
 
 from builder.buildlog import iter_lines
-from builder.buildpacks import build_command, build_tools_tar, parse_release, runner_init_tar
+from builder.buildpacks import build_tools_tar, parse_release, runner_init_tar
 from builder.errors import BuildFailed, BuilderError
 from builder.stack import RUN_UID, RUN_USER
 from scheduler.containers import CAPABILITIES
@@ -33,8 +33,10 @@ EXIT_MESSAGES = {
     3: "no buildpack detected this app",
     4: "the buildpack's compile step failed",
     5: "the buildpack's release step failed",
-    6: "could not fetch the custom buildpack (BUILDPACK_URL)",
-    7: "BUILDPACK_URL is not a buildpack (it needs bin/detect and bin/compile)",
+    6: "could not fetch a buildpack",
+    7: "a buildpack URL names no buildpack (it needs bin/detect and bin/compile)",
+    8: "a Procfile command names a program the built app does not have",
+    9: "could not fetch a git submodule",
 }
 
 
@@ -91,33 +93,31 @@ def _append_tar(dest: Path, data: bytes) -> None:
             tar.addfile(member, extra.extractfile(member) if member.isfile() else None)
 
 
-def compile_slug(docker_client, *, stack_image: str, source_tar: Path, buildpacks: dict[str, Path],
-                 config: dict[str, str], cache_dir: Path, slug_path: Path, emit,
-                 discard=remove_container, custom_url: str | None = None,
-                 network: str | None = None) -> dict[str, str]:
+def compile_slug(docker_client, *, build_image: str, source_tar: Path, buildpacks: dict[str, Path],
+                 command: list[str], config: dict[str, str], cache_dir: Path, slug_path: Path, emit,
+                 discard=remove_container, network: str | None = None) -> dict[str, str]:
     """Run detect/compile/release on the source; write the slug to ``slug_path``.
 
     ``source_tar`` holds the app under ``app/``; the runner, buildpacks and ENV_DIR are added
     to it, so one upload fills the container. Returns the buildpack's default process types.
-    ``custom_url`` (BUILDPACK_URL) replaces ``buildpacks``: the container clones it first.
+    ``buildpacks`` are the shipped ones ``command`` (:func:`builder.buildpacks.build_command`) names.
     ``discard(container)`` disposes of the build container (the job removes it after the
     user has their result: removal takes a noticeable part of a second).
     """
     import docker.errors
 
-    tools, container_paths = build_tools_tar(buildpacks, config)
-    command = build_command(container_paths, custom_url)
+    tools = build_tools_tar(buildpacks, config)
     _append_tar(source_tar, tools)
     cache_dir.mkdir(parents=True, exist_ok=True)
     try:
         container = docker_client.containers.create(
-            stack_image, command=command, working_dir="/app",
+            build_image, command=command, working_dir="/app",
             volumes={str(cache_dir): {"bind": "/tmp/cache", "mode": "rw"}},
-            environment={"STACK": stack_image, "HOME": "/app"}, labels={"deis.role": "build"},
+            environment={"STACK": build_image, "HOME": "/app"}, labels={"deis.role": "build"},
             network=network, **BUILD_HARDENING,
         )
     except docker.errors.DockerException as exc:
-        raise BuilderError(f"could not create the build container from {stack_image}: {exc}") from exc
+        raise BuilderError(f"could not create the build container from {build_image}: {exc}") from exc
     try:
         with open(source_tar, "rb") as source:
             container.put_archive("/", source)

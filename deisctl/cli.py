@@ -29,18 +29,19 @@ def _docker(s: Settings):
 
 def _ensure_stack(s: Settings) -> None:
     from builder.errors import StackError
-    from builder.stack import ensure_stack_image
+    from builder.stack import ensure_stack_images, stack_missing
 
     client = _docker(s)
     try:
-        exists = bool(client.images.list(name=s.stack_image))
-        if not exists:
-            click.echo(f"{'stack':<12} building {s.stack_image} (debootstrap, about a minute the first time)")
-        ensure_stack_image(client, s.stack_image)
+        missing = stack_missing(client, s.stack_image, s.stack_build_image)
+        if missing:
+            click.echo(f"{'stack':<12} making {s.stack_image} and {s.stack_build_image} "
+                       "(debootstrap and apt: a few minutes the first time, seconds from the cache)")
+        ensure_stack_images(client, s.stack_image, s.stack_build_image)
     except StackError as exc:
         raise click.ClickException(str(exc)) from None
-    if not exists:
-        click.echo(f"{'stack':<12} {s.stack_image} ready")
+    if missing:
+        click.echo(f"{'stack':<12} {s.stack_image} and {s.stack_build_image} ready")
 
 
 def _firewall(s: Settings, remove: bool = False) -> None:
@@ -187,15 +188,18 @@ def status():
 
 @cli.group()
 def stack():
-    """The stack image buildpack apps build and run on."""
+    """The stack images buildpack apps are built on and run on."""
 
 
 @stack.command("build")
 def stack_build():
-    """Build the stack image if missing (debootstrap + docker import; the rootfs is cached outside DEIS_HOME)."""
+    """Make the stack images if missing (debootstrap, apt, docker import; the rootfs is cached outside DEIS_HOME)."""
+    from builder.stack import describe
+
     s = load()
     _ensure_stack(s)
-    click.echo(f"{s.stack_image} is ready")
+    click.echo(describe(), nl=False)
+    click.echo(f"{s.stack_image} and {s.stack_build_image} are ready")
 
 
 @cli.group()

@@ -151,7 +151,7 @@ def commit(work: Path, message: str) -> str:
 def platform(shared_controller, redis_url, docker_client, tmp_path_factory):
     """Registry + worker + builder SSH server on free ports, wired to the module's controller."""
     from builder.registry import start_registry
-    from builder.stack import ensure_stack_image
+    from builder.stack import ensure_stack_images
 
     home = tmp_path_factory.mktemp("builder-home")
     builder_port = free_port()
@@ -166,7 +166,7 @@ def platform(shared_controller, redis_url, docker_client, tmp_path_factory):
         "PYTHONPATH": str(REPO_ROOT),
     }
     settings = load(env)
-    ensure_stack_image(docker_client, settings.stack_image)
+    ensure_stack_images(docker_client, settings.stack_image, settings.stack_build_image)
     registry = start_registry(settings)
     procs = [registry]
     try:
