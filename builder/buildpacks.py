@@ -1,11 +1,12 @@
-"""Which buildpacks a build tries, and how they get into the build container.
+"""Which buildpacks a build runs, and how they get into the build container.
 
-The shipped buildpacks live in ``builder/buildpacks/<name>/bin/{detect,compile,release}`` and
-are tried in :data:`DETECT_ORDER` (most specific first: a Python app with an ``index.html`` is
-still a Python app; the Procfile-only buildpack catches what is left). ``BUILDPACK_URL``
-replaces them with one custom buildpack, cloned by the build container itself (``runner/build
---fetch``), never on the host: only network URLs (:mod:`deiscore.buildpack_url`), with an optional
-``#ref`` selecting a branch or tag, as on Heroku.
+The shipped buildpacks live in ``builder/buildpacks/<name>/bin/{detect,compile,release}`` and are
+tried in :data:`DETECT_ORDER` (most specific first: a Node.js app with an ``index.html`` is still a
+Node.js app; the Procfile-only buildpack catches what is left). An app chooses instead, as on Heroku
+and Dokku: ``BUILDPACK_URL`` (config, or the repo's ``.env``) names one buildpack; a ``.buildpacks``
+file names several, one per line, which all compile the app in turn (multi-buildpack). Either names a
+built-in buildpack (:func:`deiscore.buildpack_url.resolve`) or a network URL, with an optional ``#ref``,
+that the build container clones itself (``runner/build --fetch``), never the host.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import io
 import logging
 import re
 import tarfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -25,10 +27,24 @@ log = logging.getLogger(__name__)
 
 SHIPPED_DIR = Path(__file__).resolve().parent / "buildpacks"
 RUNNER_DIR = Path(__file__).resolve().parent / "runner"
-DETECT_ORDER = ("python", "static", "procfile")
+DETECT_ORDER = ("python", "node", "ruby", "php", "go", "java", "static", "procfile")
 CONTAINER_DIR = "/tmp/buildpacks"
-CUSTOM_DIR = f"{CONTAINER_DIR}/custom"  # where the build container clones BUILDPACK_URL
+FETCHED_DIR = f"{CONTAINER_DIR}/fetched"  # where the build container clones buildpacks named by URL
+MAX_BUILDPACKS = 16
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_DOTENV_BUILDPACK_URL = re.compile(r"\s*(?:export\s+)?BUILDPACK_URL\s*=\s*(.*?)\s*")
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The buildpacks of a build: ``detect`` (the first that detects the app compiles it) or all of them
+    in order; each a shipped buildpack's name or a ``(url, ref)`` to fetch."""
+    detect: bool
+    entries: tuple[str | tuple[str, str | None], ...]
+    origin: str  # what chose them, for the build log
+
+    def shipped(self) -> list[str]:
+        return [entry for entry in self.entries if isinstance(entry, str)]
 
 
 def detect_order(available: list[str], preferred: tuple[str, ...] = DETECT_ORDER) -> list[str]:
@@ -41,16 +57,63 @@ def shipped_buildpacks(root: Path = SHIPPED_DIR) -> dict[str, Path]:
     return {path.name: path for path in sorted(root.iterdir()) if (path / "bin" / "detect").exists()}
 
 
-def build_command(container_paths: list[str], custom_url: str | None = None) -> list[str]:
-    """The build container's command: try the buildpacks at ``container_paths``, or clone
-    ``custom_url`` (BUILDPACK_URL, checked here again: the config may predate the rule) and use it."""
-    if custom_url is None:
-        return ["/runner/build", *container_paths]
+def _entry(spec: str, what: str):
     try:
-        url, ref = buildpack_url.parse(custom_url)
+        name, url, ref = buildpack_url.resolve(spec, what)
     except ValueError as exc:
         raise BuildFailed(str(exc)) from None
-    return ["/runner/build", "--fetch", url, ref or "", CUSTOM_DIR]
+    return name or (url, ref)
+
+
+def dotenv_buildpack_url(text: str) -> str | None:
+    """``BUILDPACK_URL`` from a repo's ``.env`` (Dokku reads it there too), unquoted; None when absent."""
+    for line in text.splitlines():
+        match = _DOTENV_BUILDPACK_URL.fullmatch(line)
+        if match:
+            value = match.group(1)
+            if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+                value = value[1:-1]
+            return value or None
+    return None
+
+
+def select(files: dict[str, bytes], config: dict[str, str], shipped: list[str]) -> Selection:
+    """Which buildpacks build the app with the repo root ``files`` and the app's ``config``."""
+    dotenv = files.get(".env")
+    url = config.get("BUILDPACK_URL") or (dotenv_buildpack_url(dotenv.decode("utf-8", "replace")) if dotenv else None)
+    if url:
+        return Selection(detect=False, entries=(_entry(url, "BUILDPACK_URL"),), origin="BUILDPACK_URL")
+    if ".buildpacks" in files:
+        try:
+            text = files[".buildpacks"].decode("utf-8")
+        except UnicodeDecodeError:
+            raise BuildFailed(".buildpacks is not UTF-8 text") from None
+        lines = [(number, line.strip()) for number, line in enumerate(text.splitlines(), 1)]
+        entries = tuple(_entry(spec, f".buildpacks line {number}:") for number, spec in lines
+                        if spec and not spec.startswith("#"))
+        if not entries:
+            raise BuildFailed(".buildpacks names no buildpack (one per line: a built-in name or a git URL)")
+        if len(entries) > MAX_BUILDPACKS:
+            raise BuildFailed(f".buildpacks names {len(entries)} buildpacks; at most {MAX_BUILDPACKS}")
+        return Selection(detect=False, entries=entries, origin=".buildpacks")
+    return Selection(detect=True, entries=tuple(detect_order(shipped)), origin="detection")
+
+
+def build_command(selection: Selection, submodules: list[tuple[str, str, str]] = ()) -> list[str]:
+    """The build container's command (see ``runner/build``): fetch what the selection names by URL and
+    the app's ``submodules`` (path, commit, url), then detect or compile all."""
+    argv, dirs = ["/runner/build"], []
+    for index, entry in enumerate(selection.entries):
+        if isinstance(entry, str):
+            dirs.append(f"{CONTAINER_DIR}/{entry}")
+        else:
+            url, ref = entry
+            directory = f"{FETCHED_DIR}/{index}"
+            argv += ["--fetch", url, ref or "", directory]
+            dirs.append(directory)
+    for path, commit, url in submodules:
+        argv += ["--submodule", path, commit, url]
+    return [*argv, "--detect" if selection.detect else "--all", *dirs]
 
 
 def _add_tree(tar: tarfile.TarFile, source: Path, arcname: str, executable_dirs: tuple[str, ...] = ("bin",)):
@@ -79,11 +142,10 @@ def _add_file(tar: tarfile.TarFile, name: str, data: bytes, mode: int = 0o644):
     tar.addfile(info, io.BytesIO(data))
 
 
-def build_tools_tar(buildpacks: dict[str, Path], config: dict[str, str]) -> tuple[bytes, list[str]]:
+def build_tools_tar(buildpacks: dict[str, Path], config: dict[str, str]) -> bytes:
     """A tar for the build container's ``/``: the runner, the buildpacks and ENV_DIR.
 
-    Returns the tar bytes (a few kilobytes) and the buildpack paths in detection order as
-    the container sees them. Config vars become ``/tmp/env/<KEY>`` files, byte-exact.
+    Config vars become ``/tmp/env/<KEY>`` files, byte-exact.
     """
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as tar:
@@ -97,7 +159,7 @@ def build_tools_tar(buildpacks: dict[str, Path], config: dict[str, str]) -> tupl
         for key, value in config.items():
             if _ENV_NAME.fullmatch(key):
                 _add_file(tar, f"tmp/env/{key}", value.encode("utf-8"), 0o600)
-    return buffer.getvalue(), [f"{CONTAINER_DIR}/{name}" for name in buildpacks]
+    return buffer.getvalue()
 
 
 def runner_init_tar() -> bytes:

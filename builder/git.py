@@ -155,3 +155,48 @@ class BuildingReceivePackHandler(ReceivePackHandler):
         for old, new, ref in refs:
             error = self.update(self.repo, ref, old, new, self.progress)
             yield (ref, b"ok" if error is None else error.replace("\n", " ").encode("utf-8"))
+
+
+def submodules(repo_path: Path, sha: str) -> list[tuple[str, str, str]]:
+    """The git submodules of commit ``sha``: (path, commit, url) each, from its tree's gitlinks and
+    ``.gitmodules``. A URL must be a network URL (the build container fetches it, like a buildpack);
+    a relative one would resolve against this platform's own repositories, so it is refused."""
+    from builder.errors import BuildFailed
+    from deiscore import buildpack_url
+
+    def git(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["git", f"--git-dir={repo_path}", *args], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE)
+
+    listing = git("ls-tree", "-r", "-z", sha)
+    links = {}
+    for entry in listing.stdout.split(b"\0"):
+        meta, _, path = entry.partition(b"\t")
+        if meta.startswith(b"160000 commit "):
+            links[path.decode("utf-8", "replace")] = meta.split()[2].decode()
+    if not links:
+        return []
+    config = git("config", "--blob", f"{sha}:.gitmodules", "-z", "--get-regexp", r"^submodule\..*\.(path|url)$")
+    if config.returncode not in (0, 1):  # 1: no such keys
+        raise BuildFailed(f".gitmodules cannot be read: {config.stderr.decode('utf-8', 'replace').strip()}")
+    declared: dict[str, dict[str, str]] = {}
+    for item in config.stdout.decode("utf-8", "replace").split("\0"):
+        key, _, value = item.partition("\n")
+        name, _, field = key.removeprefix("submodule.").rpartition(".")
+        if name:
+            declared.setdefault(name, {})[field] = value
+    urls = {entry["path"]: entry.get("url", "") for entry in declared.values() if "path" in entry}
+    found = []
+    for path, commit in sorted(links.items()):
+        url = urls.get(path)
+        if not url:
+            raise BuildFailed(f"the submodule {path} has no url in .gitmodules")
+        if url.startswith(("./", "../")):
+            raise BuildFailed(f"the submodule {path} has a relative URL {url!r}: give its full https:// URL in "
+                              ".gitmodules (the platform fetches submodules over the network)")
+        try:
+            buildpack_url.parse(url, f"the submodule {path}'s URL")
+        except ValueError as exc:
+            raise BuildFailed(str(exc)) from None
+        found.append((path, commit, url))
+    return found

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from builder import buildpacks, dockerfile, images, slug
+from builder import buildpacks, dockerfile, git, images, slug
 from builder.buildlog import log_key
 from builder.errors import BuilderError
 from builder.procfile import parse_procfile
@@ -29,20 +30,26 @@ JOB_TIMEOUT = 1800
 SERIALIZER = platform_jobs.SERIALIZER
 
 
+ROOT_FILES = ("Procfile", "Dockerfile", ".buildpacks", ".env")
+
+
 @dataclass(frozen=True)
 class BuildPlan:
     kind: str  # "dockerfile" | "buildpack"
     procfile: dict[str, str] | None  # None: no Procfile in the repo
-    buildpack_url: str | None
+    buildpacks: buildpacks.Selection | None  # None: a Dockerfile build
 
 
-def plan_build(files: dict[str, bytes], config: dict[str, str]) -> BuildPlan:
-    """Decide the kind of build from the repo's root files (``Procfile``, ``Dockerfile``)."""
+def plan_build(files: dict[str, bytes], config: dict[str, str], shipped: list[str] = ()) -> BuildPlan:
+    """Decide the kind of build from the repo's root files (:data:`ROOT_FILES`) and the config: a Dockerfile
+    app builds with Docker unless it chose buildpacks (``BUILDPACK_URL``, ``.buildpacks``), as on Dokku."""
     procfile = None
     if "Procfile" in files:
         procfile = parse_procfile(files["Procfile"].decode("utf-8", "replace"))
-    kind = "dockerfile" if "Dockerfile" in files else "buildpack"
-    return BuildPlan(kind=kind, procfile=procfile, buildpack_url=config.get("BUILDPACK_URL") or None)
+    selection = buildpacks.select(files, config, list(shipped))
+    if "Dockerfile" in files and selection.detect:
+        return BuildPlan(kind="dockerfile", procfile=procfile, buildpacks=None)
+    return BuildPlan(kind="buildpack", procfile=procfile, buildpacks=selection)
 
 
 def process_types(plan: BuildPlan, defaults: dict[str, str]) -> dict[str, str]:
@@ -50,7 +57,7 @@ def process_types(plan: BuildPlan, defaults: dict[str, str]) -> dict[str, str]:
     return dict(plan.procfile) if plan.procfile is not None else dict(defaults)
 
 
-def root_files(repo_path: Path, sha: str, names=("Procfile", "Dockerfile")) -> dict[str, bytes]:
+def root_files(repo_path: Path, sha: str, names=ROOT_FILES) -> dict[str, bytes]:
     from dulwich.repo import Repo
 
     with Repo(str(repo_path)) as repo:
@@ -83,7 +90,8 @@ def build(request: dict, *, settings, redis, docker_client, registry, emit,
     app, sha, config = request["app"], request["sha"], request.get("config") or {}
     repo_path = Path(request["repo"])
     started = time.monotonic()
-    plan = plan_build(root_files(repo_path, sha), config)
+    shipped = buildpacks.shipped_buildpacks()
+    plan = plan_build(root_files(repo_path, sha), config, list(shipped))
     repository = f"{settings.registry}/{app}"
     network = build_network(settings, docker_client, app)
     work_root = settings.home / "tmp"
@@ -100,18 +108,17 @@ def build(request: dict, *, settings, redis, docker_client, registry, emit,
                 emit(f"-----> web runs the image's command: {built.command or '(none)'}")
             defaults = {"web": ""}  # "": the image's own command
         else:
-            if plan.buildpack_url:
-                chosen = {}  # the build container fetches it (never the host)
-            else:
-                shipped = buildpacks.shipped_buildpacks()
-                chosen = {name: shipped[name] for name in buildpacks.detect_order(list(shipped))}
+            if plan.buildpacks.origin != "detection":
+                emit(f"-----> Buildpacks from {plan.buildpacks.origin}: "
+                     + ", ".join(e if isinstance(e, str) else e[0] for e in plan.buildpacks.entries))
             slug_path = settings.home / "slugs" / app / f"{sha}.tar"
             defaults = slug.compile_slug(
-                docker_client, stack_image=settings.stack_image,
+                docker_client, build_image=settings.stack_build_image,
                 source_tar=archive(repo_path, sha, tmp / "source.tar", prefix="app/"),
-                buildpacks=chosen, config=config, cache_dir=settings.home / "cache" / app,
-                slug_path=slug_path, emit=emit, discard=discard, custom_url=plan.buildpack_url,
-                network=network)
+                buildpacks={name: shipped[name] for name in plan.buildpacks.shipped()},
+                command=buildpacks.build_command(plan.buildpacks, git.submodules(repo_path, sha)),
+                config=config, cache_dir=app_cache(settings, app, request.get("app_id")),
+                slug_path=slug_path, emit=emit, discard=discard, network=network)
             emit(f"-----> Compiled slug size is {slug_path.stat().st_size / 1e6:.1f} MB")
             slug.slug_image(docker_client, stack_image=settings.stack_image, slug_path=slug_path,
                             repository=repository, tag=sha, discard=discard)
@@ -130,6 +137,51 @@ def build(request: dict, *, settings, redis, docker_client, registry, emit,
     emit(f"-----> Build complete in {time.monotonic() - started:.1f}s")
     return {"image": f"{repository}@{digest}", "sha": sha, "kind": plan.kind, "procfile": types,
             **({"port": built.port, "entrypoint": built.entrypoint} if plan.kind == "dockerfile" else {})}
+
+
+APP_ID_FILE = ".deis-app-id"
+
+
+def app_cache(settings, app: str, app_id: str | None) -> Path:
+    """The app's dependency cache, kept between its builds; a cache left by a destroyed app of the same
+    name is emptied first (it is another app: nothing of it may leak into this one's builds)."""
+    cache = settings.home / "cache" / app
+    marker = cache / APP_ID_FILE
+    if app_id and cache.exists() and (not marker.exists() or marker.read_text().strip() != app_id):
+        log.info("emptying the build cache of a destroyed app %s", app)
+        shutil.rmtree(cache)
+    cache.mkdir(parents=True, exist_ok=True)
+    if app_id and not marker.exists():
+        marker.write_text(app_id + "\n")
+    return cache
+
+
+def forget_app(request: dict) -> dict:
+    """The rq entry point run when an app is destroyed: its build cache, slugs and repository go (each only
+    if it is still that app's: a new app of the same name may have pushed since)."""
+    from deiscore.settings import load
+
+    settings = load()
+    app, app_id = request["app"], request["app_id"]
+    removed = []
+    for path, marker in ((settings.home / "cache" / app, APP_ID_FILE), (settings.home / "repos" / f"{app}.git",
+                                                                       git.APP_ID_FILE)):
+        owner = path / marker
+        if path.exists() and (not owner.exists() or owner.read_text().strip() == app_id):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(str(path))
+    slugs = settings.home / "slugs" / app
+    if slugs.exists() and not (settings.home / "repos" / f"{app}.git").exists():
+        shutil.rmtree(slugs, ignore_errors=True)
+        removed.append(str(slugs))
+    log.info("forgot the destroyed app %s: %s", app, ", ".join(removed) or "nothing to remove")
+    return {"removed": removed}
+
+
+def enqueue_forget(connection, app: str, app_id: str) -> None:
+    """Have a build worker remove what the builder kept of the destroyed ``app`` (:func:`forget_app`)."""
+    build_queue(connection).enqueue(forget_app, {"app": app, "app_id": app_id}, job_timeout=600,
+                                    result_ttl=600, failure_ttl=86400, description=f"forget {app}")
 
 
 def build_network(settings, docker_client, app: str) -> str:

@@ -134,7 +134,8 @@ class RefUpdater:
         key = buildlog.log_key(build_id)
         progress(f"-----> Building {app} ({sha[:7]})\n")
         job = enqueue_build(self.queue, {"build_id": build_id, "app": app, "sha": sha,
-                                         "repo": str(self.repo_path), "config": self.grant.config})
+                                         "repo": str(self.repo_path), "config": self.grant.config,
+                                         "app_id": self.grant.app_id})
         enqueued = time.monotonic()
         warned = False
 

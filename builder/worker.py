@@ -1,16 +1,17 @@
 """``python -m builder.worker``: the build worker, an rq worker for the builds queue on ``DEIS_REDIS_URL``
-that runs :func:`builder.jobs.run_build` and nothing else (see :mod:`deiscore.jobs`)."""
+that runs :func:`builder.jobs.run_build` and :func:`builder.jobs.forget_app`, and nothing else (see
+:mod:`deiscore.jobs`)."""
 from __future__ import annotations
 
 import logging
 
-from builder.jobs import QUEUE, run_build
+from builder.jobs import QUEUE, forget_app, run_build
 from deiscore.jobs import make_worker as platform_worker
 
 
 def make_worker(connection):
     """The build worker on ``connection``."""
-    return platform_worker(connection, QUEUE, [run_build])
+    return platform_worker(connection, QUEUE, [run_build, forget_app])
 
 
 def main() -> None:

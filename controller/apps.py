@@ -105,11 +105,13 @@ def destroy(name):
     db = session()
     for model in (Release, Build, Config, Domain, Perm):  # children first: no FK surprises on any database
         db.execute(delete(model).where(model.app_id == app.id))
+    app_id = app.uuid
     db.delete(app)
     db.commit()
     deployer = deploys.deployer()
     if deployer is not None:
         deployer.destroy(name)
+    deploys.forget_builds(name, app_id)
     return "", 204
 
 

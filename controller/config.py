@@ -31,7 +31,7 @@ def validate_changes(values) -> dict:
             validation.config_value(key, value)
     if values.get("BUILDPACK_URL"):  # empty: the shipped buildpacks, as when unset
         try:
-            buildpack_url.parse(values["BUILDPACK_URL"])
+            buildpack_url.resolve(values["BUILDPACK_URL"])
         except ValueError as exc:
             raise BadRequest(str(exc)) from None
     return values

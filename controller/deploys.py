@@ -130,6 +130,15 @@ def deployer():
     return current_app.extensions.get("deis_deployer")
 
 
+def forget_builds(app: str, app_id: str) -> None:
+    """Have the builder remove what it kept of a destroyed app (repository, build cache, slugs)."""
+    queue = _deploys()
+    if queue is not None:
+        from builder.jobs import enqueue_forget
+
+        enqueue_forget(queue.redis, app, app_id)
+
+
 # -- statuses ---------------------------------------------------------------------------------
 
 

@@ -326,7 +326,7 @@ def test_custom_buildpack_is_fetched_over_http_inside_the_build_container(platfo
         assert r.status_code in (200, 201), r.text
         result = platform.push(platform.checkout("static-site"), key, app)
     assert result.returncode == 0, result.output + platform.logs()
-    assert f"-----> Fetching custom buildpack {url}#master" in result.remote
+    assert f"-----> Fetching buildpack {url}#master" in result.remote
     assert "-----> Custom app detected" in result.remote
     assert "-----> custom compile" in result.remote
     assert "Default types for this app -> web" in result.remote
@@ -348,5 +348,5 @@ def test_buildpack_url_set_before_the_rule_is_refused_at_build_time(platform, ow
     _write_config_directly(platform.controller.home, app, {"BUILDPACK_URL": f"file://{buildpack}"})
     result = platform.push(platform.checkout("static-site"), key, app)
     assert result.returncode != 0
-    assert "is a file:// URL: the platform does not read buildpacks from its own disk" in result.remote
+    assert "is a file:// URL: the platform does not fetch from its own disk" in result.remote
     assert "Custom app detected" not in result.remote

@@ -126,7 +126,7 @@ def test_an_https_buildpack_url_is_fetched_by_the_build_container(live_platform,
         listener.wait(timeout=30)
         peers = [line.split()[1] for line in listener.logs().decode().splitlines() if line.startswith("peer ")]
     assert push.returncode != 0
-    assert f"Fetching custom buildpack {url}" in push.output and "Could not fetch BUILDPACK_URL" in push.output
+    assert f"Fetching buildpack {url}" in push.output and "Could not fetch the buildpack" in push.output
     assert len(peers) == 1 and peers[0] not in (gateway, address, "127.0.0.1"), peers
 
 
