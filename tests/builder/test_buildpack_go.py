@@ -109,6 +109,15 @@ def test_vendored_modules_build_offline_and_two_binaries_name_no_default(docker_
     assert sorted(p.name for p in (app / "bin").iterdir()) == ["server", "worker"]
     assert result.output.split("=== release\n")[1] == "---\ndefault_process_types: {}\n"
 
+    # go.mod may name what to install, as on Heroku; then the one binary is the web process.
+    shutil.rmtree(app / "bin")
+    with open(app / "go.mod", "a") as go_mod:
+        go_mod.write("// +heroku install ./cmd/server\n")
+    result = compile_app(docker_client, build_image, "go", app, go_cache)
+    assert result.status == 0 and "-----> Installing ./cmd/server" in result.output, result.output
+    assert [p.name for p in (app / "bin").iterdir()] == ["server"]
+    assert result.output.split("=== release\n")[1] == "---\ndefault_process_types:\n  web: server\n"
+
 
 def test_gopath_app_builds_from_its_godir_import_path(docker_client, build_image, go_cache, tmp_path):
     result = compile_app(docker_client, build_image, "go", app_from(tmp_path, example="go-godir"), go_cache)

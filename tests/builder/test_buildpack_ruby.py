@@ -62,8 +62,8 @@ def test_a_gem_only_on_the_gem_server_fails_naming_gem_and_source(docker_client,
     lock = (f"GEM\n  remote: {source}\n  specs:\n    rack (2.2.22)\n    tilt (2.1.0)\n\n"
             "PLATFORMS\n  x86_64-linux\n\nDEPENDENCIES\n  rack (~> 2.2)\n  tilt (= 2.1.0)\n\n"
             "BUNDLED WITH\n   2.3.15\n")
-    app = app_from(tmp_path, {"Gemfile": 'source Gem.default_sources.first\ngem "rack", "~> 2.2"\ngem "tilt", "2.1.0"\n',
-                              "Gemfile.lock": lock})
+    gemfile = 'source Gem.default_sources.first\ngem "rack", "~> 2.2"\ngem "tilt", "2.1.0"\n'
+    app = app_from(tmp_path, {"Gemfile": gemfile, "Gemfile.lock": lock})
     result = compile_app(docker_client, build_image, "ruby", app, ruby_cache)
     assert result.failed_with(f"Could not install gem tilt (2.1.0) from {source}"), result.output
     assert "rack" not in "\n".join(line for line in result.output.splitlines() if line.startswith(" !"))
