@@ -184,6 +184,24 @@ def test_a_stop_lets_requests_in_flight_finish_and_a_dead_php_fpm_ends_the_proce
     assert "php-fpm exited" in web.logs()
 
 
+def test_an_extension_the_run_image_lacks_stops_the_process_with_its_name(docker_client, stack, php_cache, tmp_path):
+    app = app_from(tmp_path, "php-apache")
+    assert compile_app(docker_client, stack, app, php_cache).status == 0
+    assert (app / ".heroku" / "php" / "required-extensions").read_text() == "json\n"
+    # As if the build image's PHP had an extension the run image's has not.
+    (app / ".heroku" / "php" / "required-extensions").write_text("json\nnosuchext\n")
+    container = docker_client.containers.run(
+        stack[0], ["heroku-php-nginx"], entrypoint=["/runner/init"], detach=True, user=f"{RUN_UID}:{RUN_UID}",
+        environment={"PORT": "5000"}, cap_drop=["ALL"], security_opt=["no-new-privileges"],
+        volumes={str(app): {"bind": "/app", "mode": "ro"},
+                 str(SHIPPED_DIR.parent / "runner" / "init"): {"bind": "/runner/init", "mode": "ro"}})
+    try:
+        assert container.wait(timeout=20)["StatusCode"] != 0
+        assert "heroku-php-nginx: the app requires ext-nosuchext, which PHP 8." in container.logs().decode()
+    finally:
+        container.remove(force=True)
+
+
 def test_path_repositories_install_offline(docker_client, stack, php_cache, tmp_path):
     app = app_from(tmp_path, files={
         "composer.json": json.dumps({"require": {"php": ">=8.1", "acme/greeter": "^1.0"},

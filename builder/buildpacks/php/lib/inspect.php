@@ -5,6 +5,7 @@
 //
 // usage: php inspect.php check DIR      exit 1 with " !     ..." lines when the app cannot build here
 //        php inspect.php packages DIR   the non-platform packages composer.json requires, one a line
+//        php inspect.php extensions DIR the extensions the app and its locked packages require, one a line
 //        php inspect.php script DIR NAME  exit 0 when composer.json defines the script NAME
 // composer.json's syntax is checked before this runs (bin/compile): here it is known to be JSON.
 
@@ -52,6 +53,34 @@ function loaded_extensions(): array
     return array_map(fn ($name) => strtolower(str_replace(' ', '-', $name)), get_loaded_extensions());
 }
 
+function read_lock(string $dir): ?array
+{
+    if (!is_file("$dir/composer.lock")) {
+        return null;
+    }
+    $lock = json_decode(file_get_contents("$dir/composer.lock"), true);
+    if (!is_array($lock)) {
+        fail(['composer.lock is not valid JSON: ' . json_last_error_msg(),
+              'Run `composer update` and commit the new composer.lock']);
+    }
+    return $lock;
+}
+
+// Extensions the app and its locked packages need (name => who needs it).
+function needed_extensions(array $require, ?array $lock): array
+{
+    $needed = [];
+    $packages = array_merge([['name' => 'composer.json', 'require' => $require]], $lock['packages'] ?? []);
+    foreach ($packages as $package) {
+        foreach (array_keys($package['require'] ?? []) as $name) {
+            if (str_starts_with(strtolower($name), 'ext-')) {
+                $needed[strtolower(substr($name, 4))][] = $package['name'] ?? '?';
+            }
+        }
+    }
+    return $needed;
+}
+
 function check(string $dir): void
 {
     $composer = read_json("$dir/composer.json");
@@ -71,29 +100,8 @@ function check(string $dir): void
         }
     }
 
-    // Extensions the app and its locked packages need, named with who needs them.
-    $needed = [];
-    foreach (array_keys($require) as $name) {
-        if (str_starts_with(strtolower($name), 'ext-')) {
-            $needed[strtolower(substr($name, 4))][] = 'composer.json';
-        }
-    }
-    $lock = null;
-    if (is_file("$dir/composer.lock")) {
-        $contents = file_get_contents("$dir/composer.lock");
-        $lock = json_decode($contents, true);
-        if (!is_array($lock)) {
-            fail(['composer.lock is not valid JSON: ' . json_last_error_msg(),
-                  'Run `composer update` and commit the new composer.lock']);
-        }
-        foreach ($lock['packages'] ?? [] as $package) {
-            foreach (array_keys($package['require'] ?? []) as $name) {
-                if (str_starts_with(strtolower($name), 'ext-')) {
-                    $needed[strtolower(substr($name, 4))][] = $package['name'] ?? '?';
-                }
-            }
-        }
-    }
+    $lock = read_lock($dir);
+    $needed = needed_extensions($require, $lock);
     $missing = [];
     $loaded = loaded_extensions();
     foreach ($needed as $extension => $by) {
@@ -130,10 +138,19 @@ function packages(string $dir): void
     }
 }
 
+function extensions(string $dir): void
+{
+    $require = requirements(read_json("$dir/composer.json"), 'require', 'composer.json');
+    foreach (array_keys(needed_extensions($require, read_lock($dir))) as $name) {
+        echo "$name\n";
+    }
+}
+
 [$command, $dir] = [$argv[1] ?? '', $argv[2] ?? '.'];
 match ($command) {
     'check' => check($dir),
     'packages' => packages($dir),
+    'extensions' => extensions($dir),
     'script' => exit(isset(read_json("$dir/composer.json")['scripts'][$argv[3] ?? '']) ? 0 : 1),
     default => fail(["inspect.php: unknown command '$command'"]),
 };

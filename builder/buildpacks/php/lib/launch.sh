@@ -81,6 +81,18 @@ prepare() {
     export HEROKU_PHP_FPM_INCLUDE=$FPM_INCLUDE
 }
 
+# The extensions composer.json and composer.lock require (written by the build) must be in this image's
+# PHP: else the app stops here with their names rather than failing on some request.
+check_extensions() {
+    local required=$HEROKU_PHP_HOME/required-extensions loaded extension missing=()
+    [ -s "$required" ] || return 0
+    loaded=$(php -m | tr 'A-Z ' 'a-z-')  # as composer names them: "Zend OPcache" is ext-zend-opcache
+    while read -r extension; do
+        grep -qxF -- "$extension" <<<"$loaded" || missing+=("ext-$extension")
+    done < "$required"
+    [ ${#missing[@]} -eq 0 ] || die "the app requires ${missing[*]}, which PHP $(php -r 'echo PHP_VERSION;') of this image does not have"
+}
+
 start_php_fpm() {
     local fpm
     fpm=$(command -v php-fpm || ls /usr/sbin/php-fpm[0-9]* 2>/dev/null | sort -V | tail -n 1)
