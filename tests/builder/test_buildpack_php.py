@@ -152,13 +152,23 @@ def test_example_builds_offline_and_serves_php_but_never_dotfiles_or_composer_fi
     assert "GET /index.php" in web.logs()  # the access log reaches the container's output
 
 
+SERVER_CONFIGS = {  # what heroku-php-* -C FILE adds to the server
+    "heroku-php-apache2": "Header set X-From-App apache2\n",
+    "heroku-php-nginx": "add_header X-From-App nginx;\nlocation / {\n    try_files $uri /web/index.php$is_args$args;\n}\n",
+}
+
+
 @pytest.mark.parametrize("server", ["heroku-php-apache2", "heroku-php-nginx"])
 def test_the_app_root_as_document_root_hides_the_slug_around_the_app(docker_client, stack, php_cache, tmp_path,
                                                                      run, server):
-    app = app_from(tmp_path, "php-apache", {".env": "SECRET=1\n"})
+    app = app_from(tmp_path, "php-apache", {".env": "SECRET=1\n", "server.conf": SERVER_CONFIGS[server],
+                                            "fpm.conf": "php_value[memory_limit] = 64M\n",
+                                            "web/memory.php": "<?php echo ini_get('memory_limit');"})
     assert compile_app(docker_client, stack, app, php_cache).status == 0
-    web = run(app, server)
-    assert web.get("/web/index.php").text.startswith("Hello from PHP php-test")
+    web = run(app, f"{server} -C server.conf -F fpm.conf")
+    r = web.get("/web/index.php")
+    assert r.text.startswith("Hello from PHP php-test") and r.headers["X-From-App"] == server.split("-")[-1]
+    assert web.get("/web/memory.php").text == "64M"
     for path in ("/.env", "/composer.json", "/composer.lock", "/Procfile", "/vendor/autoload.php", "/vendor/",
                  "/.heroku/php/conf/php-fpm.conf", "/.profile.d/php.sh"):
         assert web.get(path).status_code in (403, 404), path
