@@ -30,10 +30,11 @@ def push_ok(platform, work):
     return push
 
 
-def app_images(app: str) -> list:
-    """This app's images on the engine (built and tagged ``<registry>/<app>:<sha>``)."""
-    return [image for image in docker.from_env().images.list() if any(
-        tag.rsplit(":", 1)[0].endswith(f"/{app}") for tag in image.tags)]
+def app_tags(platform, app: str) -> list[str]:
+    """The tags of this app's images on the engine (built as ``<registry>/<app>:<sha>``)."""
+    repository = f"127.0.0.1:{platform.env['DEIS_REGISTRY_PORT']}/{app}"
+    return [tag for image in docker.from_env().images.list(name=repository) for tag in image.tags
+            if tag.rsplit(":", 1)[0] == repository]
 
 
 def test_exposed_port_is_the_web_port_and_the_image_command_runs_as_web(live_platform):
@@ -92,7 +93,7 @@ def test_procfile_commands_reach_the_entrypoint_as_words(live_platform):
     assert live_platform.deis("run", "--", "nonsense", cwd=work).returncode == 2
 
     # the same image pulled into another app without a Procfile: its CMD runs as web on its exposed port
-    image = next(tag for image in app_images(app) for tag in image.tags)
+    image = app_tags(live_platform, app)[0]
     other = f"e2e-{uuid.uuid4().hex[:8]}"
     live_platform.deis("create", other, "--no-remote", cwd=work).ok()
     pull = live_platform.deis("pull", image, "-a", other, cwd=work)
@@ -138,13 +139,13 @@ def test_config_reaches_only_declared_args_and_never_the_image_history(live_plat
     r = wait_until(lambda: live_platform.get(app), 10)
     assert r.text == hashlib.sha256(secret.encode()).hexdigest(), r.text
 
-    images = app_images(app)
-    assert images
-    for image in images:
-        history = subprocess.run(["docker", "history", "--no-trunc", image.id], check=True,
+    tags = app_tags(live_platform, app)
+    assert tags
+    for image in tags:
+        history = subprocess.run(["docker", "history", "--no-trunc", image], check=True,
                                  stdout=subprocess.PIPE, text=True).stdout
         assert "SECRET_KEY" in history and secret not in history, history
-        inspect = subprocess.run(["docker", "inspect", image.id], check=True, stdout=subprocess.PIPE,
+        inspect = subprocess.run(["docker", "inspect", image], check=True, stdout=subprocess.PIPE,
                                  text=True).stdout
         assert secret not in inspect
-        assert secret not in json.dumps(docker.from_env().api.history(image.id))
+        assert secret not in json.dumps(docker.from_env().api.history(image))
