@@ -3,9 +3,11 @@ gem (no gem server), run by bundle exec as the run user; and the bad input that 
 from __future__ import annotations
 
 import os
+import subprocess
 
 import pytest
 
+from builder.buildpacks import SHIPPED_DIR, parse_release
 from deiscore.settings import load
 from tests.builder.test_buildpack_go import app_from, build_image, compile_app, run_in  # noqa: F401 (a fixture)
 
@@ -67,3 +69,15 @@ def test_a_gem_only_on_the_gem_server_fails_naming_gem_and_source(docker_client,
     result = compile_app(docker_client, build_image, "ruby", app, ruby_cache)
     assert result.failed_with(f"Could not install gem tilt (2.1.0) from {source}"), result.output
     assert "rack" not in "\n".join(line for line in result.output.splitlines() if line.startswith(" !"))
+
+
+@pytest.mark.parametrize("files, web", [
+    ({"config.ru": "", "bin/rails": "#!/usr/bin/env ruby\n"}, "bin/rails server -p $PORT -e $RAILS_ENV"),
+    ({"config.ru": ""}, "bundle exec rackup -p $PORT -o 0.0.0.0"),
+    ({"worker.rb": ""}, None),
+])
+def test_release_names_the_rails_or_rack_server(tmp_path, files, web):
+    app = app_from(tmp_path, files)
+    release = subprocess.run([str(SHIPPED_DIR / "ruby" / "bin" / "release"), str(app)], check=True,
+                             stdout=subprocess.PIPE, text=True).stdout
+    assert parse_release(release) == ({"web": web} if web else {})
