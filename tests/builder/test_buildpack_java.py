@@ -104,6 +104,19 @@ def test_maven_app_builds_offline_from_the_stacks_plugins_and_runs_its_jar(docke
     assert (java_cache / "java" / "m2" / "org" / "apache" / "maven" / "plugins" / "maven-jar-plugin").is_dir()
 
 
+def test_a_jar_without_main_class_gives_no_default_process(docker_client, build_image, java_cache, tmp_path):
+    def without_main_class(pom: str) -> str:
+        start, end = pom.index("<configuration>"), pom.index("</configuration>") + len("</configuration>")
+        return pom[:start] + pom[end:]
+
+    result = compile_app(docker_client, build_image, maven_app(tmp_path, edit=without_main_class), java_cache)
+    assert result.status == 0, result.output
+    assert (result.app / "target" / "app.jar").is_file()
+    assert "No single runnable jar (Main-Class) in target/ or build/libs/: name your processes in a Procfile" \
+        in result.output
+    assert result.release == "---\ndefault_process_types: {}\n"
+
+
 def test_malformed_pom_fails_with_mavens_line_and_column(docker_client, build_image, java_cache, tmp_path):
     app = maven_app(tmp_path, edit=lambda pom: pom.replace("</artifactId>", "</artifactid>", 1))
     result = compile_app(docker_client, build_image, app, java_cache)
@@ -160,3 +173,14 @@ def test_gradle_wrapper_app_fails_naming_the_distribution_url(docker_client, bui
     assert "-----> Building with the Gradle wrapper" in result.output
     assert f"The Gradle wrapper (gradlew) could not download Gradle from {url}" in result.errors, result.output
     assert not (app / ".gradle").exists()  # the project cache stays out of the slug
+
+
+def test_an_incomplete_gradle_wrapper_is_named(docker_client, build_image, java_cache, tmp_path):
+    app = tmp_path / "app"
+    (app / "gradle" / "wrapper").mkdir(parents=True)
+    (app / "gradlew").write_text("#!/bin/sh\n")
+    (app / "build.gradle.kts").write_text("plugins { java }\n")
+    result = compile_app(docker_client, build_image, app, java_cache)
+    assert result.status != 0
+    assert "gradlew is present but gradle/wrapper/gradle-wrapper.properties is missing" in result.errors, \
+        result.output
