@@ -33,13 +33,17 @@ SUITE = "bookworm"
 # debootstrap resolves these itself; the rest goes in with apt.
 BASE_PACKAGES = ("python3", "python3-venv", "ca-certificates", "bash", "curl")
 RUN_PACKAGES = ("nodejs", "npm", "ruby", "bundler", "ruby-rack", "ruby-webrick", "php-cli", "php-fpm",
+                # the PHP extensions most apps expect (Composer pulls some into the build image anyway)
+                "php-mbstring", "php-intl", "php-curl", "php-xml", "php-zip", "php-mysql", "php-pgsql",
+                "php-sqlite3", "php-gd", "php-bcmath",
                 "apache2", "nginx", "openjdk-17-jre-headless")
 BUILD_PACKAGES = ("golang-go", "openjdk-17-jdk-headless", "maven", "composer", "git", "python3-pip",
                   "python3-dev", "build-essential", "ruby-dev", "yarnpkg", "pkg-config",
                   # Maven's own plugins, from Debian (/usr/share/maven-repo): the build works where
                   # the Maven repository on the network cannot be reached
                   "libmaven-compiler-plugin-java", "libmaven-jar-plugin-java", "libmaven-resources-plugin-java",
-                  "libsurefire-java", "libmaven-install-plugin-java", "libmaven-clean-plugin-java")
+                  "libsurefire-java", "libmaven-install-plugin-java", "libmaven-clean-plugin-java",
+                  "libmaven-shade-plugin-java", "libmaven-dependency-plugin-java")
 STACK_FORMAT = 2  # bump when the way the rootfs is made changes
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 DEFAULT_CACHE = Path.home() / ".cache" / "deis" / "stack"
