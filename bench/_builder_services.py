@@ -72,7 +72,7 @@ def builder_platform(workdir: Path, docker_client):
         }
         settings = load(env)
         registry = settings.registry
-        ensure_stack_images(docker_client, settings.stack_image, settings.stack_build_image)
+        ensure_stack_images(docker_client, settings)
         procs.append(start_registry(settings))
         worker = spawn([sys.executable, "-m", "builder.worker"], home / "logs" / "worker.log",
                        env=env, cwd=REPO_ROOT)

@@ -77,7 +77,9 @@ def main() -> None:
         from deiscore.settings import load
 
         s = load(p.env)
-        sizes = {s.stack_image: image_size(s.stack_image), s.stack_build_image: image_size(s.stack_build_image)}
+        from builder.stack import stack_images
+
+        sizes = {image: image_size(image) for image in stack_images(s)}
     print("git push -> new release serving through the router:")
     for name, (cold, warm) in results.items():
         print(f"  {name:<7} cold (first push, dependencies installed): {cold:6.2f} s")

@@ -112,15 +112,17 @@ def build(request: dict, *, settings, redis, docker_client, registry, emit,
                 emit(f"-----> Buildpacks from {plan.buildpacks.origin}: "
                      + ", ".join(e if isinstance(e, str) else e[0] for e in plan.buildpacks.entries))
             slug_path = settings.home / "slugs" / app / f"{sha}.tar"
-            defaults = slug.compile_slug(
+            compiled = slug.compile_slug(
                 docker_client, build_image=settings.stack_build_image,
                 source_tar=archive(repo_path, sha, tmp / "source.tar", prefix="app/"),
                 buildpacks={name: shipped[name] for name in plan.buildpacks.shipped()},
                 command=buildpacks.build_command(plan.buildpacks, git.submodules(repo_path, sha)),
                 config=config, cache_dir=app_cache(settings, app, request.get("app_id")),
                 slug_path=slug_path, emit=emit, discard=discard, network=network)
-            emit(f"-----> Compiled slug size is {slug_path.stat().st_size / 1e6:.1f} MB")
-            slug.slug_image(docker_client, stack_image=settings.stack_image, slug_path=slug_path,
+            defaults = compiled.defaults
+            run_image = settings.stack_runtimes_image if compiled.needs_runtimes() else settings.stack_image
+            emit(f"-----> Compiled slug size is {slug_path.stat().st_size / 1e6:.1f} MB; it runs on {run_image}")
+            slug.slug_image(docker_client, stack_image=run_image, slug_path=slug_path,
                             repository=repository, tag=sha, discard=discard)
     types = process_types(plan, defaults)
     if plan.procfile is not None:

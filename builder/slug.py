@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import logging
 import tarfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from builder.buildlog import iter_lines
@@ -93,13 +94,28 @@ def _append_tar(dest: Path, data: bytes) -> None:
             tar.addfile(member, extra.extractfile(member) if member.isfile() else None)
 
 
+# Apps built only by these buildpacks run on the stack's base run image (Python); the others on the
+# runtimes image (Go binaries are static; any other buildpack, or one fetched by URL, may need a runtime).
+BASE_IMAGE_BUILDPACKS = frozenset({"python", "static", "go"})
+
+
+@dataclass(frozen=True)
+class Compiled:
+    defaults: dict[str, str]  # the default process types of the last buildpack's bin/release
+    buildpacks: tuple[str, ...]  # the buildpacks that compiled the app (shipped names; fetched ones by index)
+
+    def needs_runtimes(self) -> bool:
+        """Whether the app runs on the stack's runtimes image rather than its base run image."""
+        return not set(self.buildpacks) <= BASE_IMAGE_BUILDPACKS
+
+
 def compile_slug(docker_client, *, build_image: str, source_tar: Path, buildpacks: dict[str, Path],
                  command: list[str], config: dict[str, str], cache_dir: Path, slug_path: Path, emit,
-                 discard=remove_container, network: str | None = None) -> dict[str, str]:
+                 discard=remove_container, network: str | None = None) -> Compiled:
     """Run detect/compile/release on the source; write the slug to ``slug_path``.
 
     ``source_tar`` holds the app under ``app/``; the runner, buildpacks and ENV_DIR are added
-    to it, so one upload fills the container. Returns the buildpack's default process types.
+    to it, so one upload fills the container.
     ``buildpacks`` are the shipped ones ``command`` (:func:`builder.buildpacks.build_command`) names.
     ``discard(container)`` disposes of the build container (the job removes it after the
     user has their result: removal takes a noticeable part of a second).
@@ -129,13 +145,15 @@ def compile_slug(docker_client, *, build_image: str, source_tar: Path, buildpack
             raise BuildFailed(EXIT_MESSAGES.get(status, f"the build container exited with status {status}"))
         stream, _ = container.get_archive("/tmp/release.yml")
         defaults = parse_release(_read_file_from_archive(stream))
+        stream, _ = container.get_archive("/tmp/buildpacks-used")
+        used = tuple(_read_file_from_archive(stream).split())
         stream, _ = container.get_archive("/app")
         slug_path.parent.mkdir(parents=True, exist_ok=True)
         partial = slug_path.with_suffix(".partial")
         with open(partial, "wb") as out:
             write_owned_by_run_user(stream, out)
         partial.rename(slug_path)
-        return defaults
+        return Compiled(defaults, used)
     except docker.errors.DockerException as exc:
         raise BuilderError(f"build container failed: {exc}") from exc
     finally:
@@ -144,7 +162,7 @@ def compile_slug(docker_client, *, build_image: str, source_tar: Path, buildpack
 
 def slug_image(docker_client, *, stack_image: str, slug_path: Path, repository: str, tag: str,
                discard=remove_container) -> str:
-    """Commit stack + slug + runner into ``repository:tag``; return the image id."""
+    """Commit the stack's run image ``stack_image`` + slug + runner into ``repository:tag``; return the image id."""
     import docker.errors
 
     try:

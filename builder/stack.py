@@ -1,10 +1,16 @@
-"""The stack: the Debian images buildpack apps are built on and run on, Heroku's way.
+"""The stack: the Debian images buildpack apps are built on and run on, Heroku's way, in three layers.
 
-- the **run image** (``DEIS_STACK_IMAGE``, ``deis/stack:bookworm``): Debian bookworm with the language
-  runtimes apps need at run time (Python, Node.js + npm, Ruby + Bundler, PHP-FPM with Apache and nginx,
-  the Java runtime);
-- the **build image** (``DEIS_STACK_BUILD_IMAGE``, ``deis/stack:bookworm-build``): the run image plus one
+- the **base run image** (``DEIS_STACK_IMAGE``, ``deis/stack:bookworm``): Debian bookworm with Python;
+  what apps of the Python, static and Go buildpacks run on (Go binaries are static), and what
+  Dockerfile apps build ``FROM``;
+- the **runtimes run image** (``DEIS_STACK_RUNTIMES_IMAGE``, ``deis/stack:bookworm-runtimes``): the base plus
+  one layer of the other runtimes apps need at run time (Node.js + npm, Ruby + Bundler, PHP-FPM with
+  Apache and nginx, the Java runtime); what other buildpack apps run on;
+- the **build image** (``DEIS_STACK_BUILD_IMAGE``, ``deis/stack:bookworm-build``): the runtimes image plus one
   layer of what only builds need (Go, the JDK and Maven, Composer, compilers and headers, git, pip).
+
+The layers are shared, and an app image carries only what its app runs on: a Python app's image does
+not grow (nor take longer to push to the registry and pull onto hosts) by the other languages' runtimes.
 
 Both come from Debian's packages: ``debootstrap --variant=minbase``, then apt in the rootfs (debootstrap
 alone cannot resolve npm's dependencies), no image pulled from a public registry. The run rootfs and the
@@ -96,18 +102,19 @@ def with_run_user(passwd: str, group: str) -> tuple[str, str]:
     return passwd, group
 
 
-def cached_tarballs(cache_dir: Path = DEFAULT_CACHE) -> tuple[Path, Path]:
-    """Where the run rootfs and the build layer of this stack are cached."""
+def cached_tarballs(cache_dir: Path = DEFAULT_CACHE) -> tuple[Path, Path, Path]:
+    """Where the base rootfs, the runtimes layer and the build layer of this stack are cached."""
     name = stack_id()
-    return cache_dir / f"{name}-run.tar", cache_dir / f"{name}-build-layer.tar"
+    return (cache_dir / f"{name}-base.tar", cache_dir / f"{name}-runtimes-layer.tar",
+            cache_dir / f"{name}-build-layer.tar")
 
 
-def rootfs_tarballs(cache_dir: Path = DEFAULT_CACHE, mirror: str | None = None) -> tuple[Path, Path]:
-    """The cached run rootfs and build layer tarballs, made with debootstrap and apt when missing
-    (a few minutes, once per stack)."""
-    run_tar, build_tar = cached_tarballs(cache_dir)
-    if run_tar.exists() and build_tar.exists():
-        return run_tar, build_tar
+def rootfs_tarballs(cache_dir: Path = DEFAULT_CACHE, mirror: str | None = None) -> tuple[Path, Path, Path]:
+    """The cached base rootfs, runtimes layer and build layer tarballs, made with debootstrap and apt
+    when missing (a few minutes, once per stack)."""
+    tarballs = base_tar, runtimes_tar, build_tar = cached_tarballs(cache_dir)
+    if all(path.exists() for path in tarballs):
+        return tarballs
     if shutil.which("debootstrap") is None:
         raise StackError("debootstrap is not installed (apt-get install debootstrap)")
     cache_dir.mkdir(parents=True, exist_ok=True)
@@ -118,17 +125,17 @@ def rootfs_tarballs(cache_dir: Path = DEFAULT_CACHE, mirror: str | None = None) 
         _run(["debootstrap", "--variant=minbase", f"--include={','.join(BASE_PACKAGES)}", SUITE, str(root), mirror])
         (root / "etc/dpkg/dpkg.cfg.d/deis-excludes").write_text(DPKG_EXCLUDES)
         with _apt_ready(root):
-            _apt_install(root, RUN_PACKAGES)
             _finish(root)
-            _tar(root, run_tar, exclude=("./proc", "./var/lib/apt/lists", "./var/cache/apt"))
-            before = _snapshot(root)
-            _apt_install(root, BUILD_PACKAGES)
-            _finish(root)
-            _tar(root, build_tar, members=_changed(root, before))
+            _tar(root, base_tar, exclude=("./proc", "./var/lib/apt/lists", "./var/cache/apt"))
+            for packages, layer in ((RUN_PACKAGES, runtimes_tar), (BUILD_PACKAGES, build_tar)):
+                before = _snapshot(root)
+                _apt_install(root, packages)
+                _finish(root)
+                _tar(root, layer, members=_changed(root, before))
     for stale in cache_dir.glob(f"{SUITE}-*.tar"):  # earlier stacks' files
-        if stale not in (run_tar, build_tar):
+        if stale not in tarballs:
             stale.unlink()
-    return run_tar, build_tar
+    return tarballs
 
 
 def _run(argv: list[str], **kwargs) -> None:
@@ -213,37 +220,36 @@ def _tar(root: Path, dest: Path, exclude: tuple[str, ...] = (), members: list[st
     partial.rename(dest)
 
 
-def ensure_stack_images(docker_client, run_image: str, build_image: str, cache_dir: Path = DEFAULT_CACHE) -> None:
-    """Make sure both images of this stack are in the engine; import them from the cached tarballs
+def stack_images(settings) -> tuple[str, str, str]:
+    """The base run image, the runtimes run image and the build image ``settings`` name."""
+    return settings.stack_image, settings.stack_runtimes_image, settings.stack_build_image
+
+
+def ensure_stack_images(docker_client, settings, cache_dir: Path = DEFAULT_CACHE) -> None:
+    """Make sure the three images of this stack are in the engine; import them from the cached tarballs
     (built first if need be) when missing or made from another stack."""
     import docker.errors
 
-    wanted = stack_id()
-
-    def current(image: str) -> bool:
-        try:
-            return docker_client.images.get(image).labels.get(STACK_LABEL) == wanted
-        except docker.errors.ImageNotFound:
-            return False
-
-    if current(run_image) and current(build_image):
+    if not stack_missing(docker_client, settings):
         return
-    run_tar, build_tar = rootfs_tarballs(cache_dir)
+    base_image, runtimes_image, build_image = stack_images(settings)
+    base_tar, runtimes_tar, build_tar = rootfs_tarballs(cache_dir)
+    wanted = stack_id()
     try:
-        if not current(run_image):
-            _import(docker_client, run_tar, run_image, wanted)
-        _add_layer(docker_client, run_image, build_tar, build_image, wanted)
+        _import(docker_client, base_tar, base_image, wanted)
+        _add_layer(docker_client, base_image, runtimes_tar, runtimes_image, wanted)
+        _add_layer(docker_client, runtimes_image, build_tar, build_image, wanted)
     except docker.errors.DockerException as exc:
         raise StackError(f"could not make the stack images: {exc}") from exc
 
 
-def stack_missing(docker_client, run_image: str, build_image: str) -> bool:
+def stack_missing(docker_client, settings) -> bool:
     """Whether :func:`ensure_stack_images` has work to do (for progress messages)."""
     import docker.errors
 
     try:
         return any(docker_client.images.get(image).labels.get(STACK_LABEL) != stack_id()
-                   for image in (run_image, build_image))
+                   for image in stack_images(settings))
     except docker.errors.ImageNotFound:
         return True
 
@@ -279,6 +285,7 @@ def describe() -> str:
     """What the stack has, for ``deisctl stack build``."""
     out = io.StringIO()
     out.write(f"stack {stack_id()}: Debian {SUITE}\n")
-    out.write(f"  run image packages:   {', '.join(BASE_PACKAGES + RUN_PACKAGES)}\n")
-    out.write(f"  build image adds:     {', '.join(BUILD_PACKAGES)}\n")
+    out.write(f"  base run image:        {', '.join(BASE_PACKAGES)}\n")
+    out.write(f"  runtimes image adds:   {', '.join(RUN_PACKAGES)}\n")
+    out.write(f"  build image adds:      {', '.join(BUILD_PACKAGES)}\n")
     return out.getvalue()

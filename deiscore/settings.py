@@ -16,8 +16,9 @@ Every component reads its settings through :func:`load`, so two platforms with d
 | DEIS_DOMAIN | deis.localhost | apps answer at ``<app>.<domain>`` |
 | DEIS_CONTROLLER_URL | http://127.0.0.1:$DEIS_CONTROLLER_PORT | how builder and workers reach the API |
 | DEIS_BUILDER_SECRET | generated once into $DEIS_HOME/builder-secret | authenticates builder hooks |
-| DEIS_STACK_IMAGE | deis/stack:bookworm | the stack's run image: what buildpack apps run on |
-| DEIS_STACK_BUILD_IMAGE | deis/stack:bookworm-build | the stack's build image: the run image plus compilers and build tools |
+| DEIS_STACK_IMAGE | deis/stack:bookworm | the stack's base run image (Python): what Python, static and Go apps run on |
+| DEIS_STACK_RUNTIMES_IMAGE | deis/stack:bookworm-runtimes | the base plus the other language runtimes: what other buildpack apps run on |
+| DEIS_STACK_BUILD_IMAGE | deis/stack:bookworm-build | the stack's build image: the runtimes plus compilers and build tools |
 | DEIS_DOCKER_HOST | (docker SDK default) | Docker Engine of the local host |
 | DEIS_SCHEDULER | local | ``local``: containers on this machine's engine; ``swarm``: services on a Docker Swarm; ``off``: releases are records only |
 | DEIS_LOCAL_HOST | on | ``off``: this machine's engine runs no apps, only the registered hosts do |
@@ -66,6 +67,7 @@ class Settings:
     domain: str
     controller_url: str
     stack_image: str
+    stack_runtimes_image: str
     stack_build_image: str
     docker_host: str | None
     scheduler: str = "local"
@@ -148,6 +150,7 @@ def load(env: dict | None = None) -> Settings:
         domain=env.get("DEIS_DOMAIN") or "deis.localhost",
         controller_url=env.get("DEIS_CONTROLLER_URL") or f"http://127.0.0.1:{controller_port}",
         stack_image=env.get("DEIS_STACK_IMAGE") or "deis/stack:bookworm",
+        stack_runtimes_image=env.get("DEIS_STACK_RUNTIMES_IMAGE") or "deis/stack:bookworm-runtimes",
         stack_build_image=env.get("DEIS_STACK_BUILD_IMAGE") or "deis/stack:bookworm-build",
         docker_host=env.get("DEIS_DOCKER_HOST") or None,
         scheduler=_choice(env, "DEIS_SCHEDULER", "local", ("local", "swarm", "off")),

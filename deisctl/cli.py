@@ -29,19 +29,20 @@ def _docker(s: Settings):
 
 def _ensure_stack(s: Settings) -> None:
     from builder.errors import StackError
-    from builder.stack import ensure_stack_images, stack_missing
+    from builder.stack import ensure_stack_images, stack_images, stack_missing
 
     client = _docker(s)
+    images = ", ".join(stack_images(s))
     try:
-        missing = stack_missing(client, s.stack_image, s.stack_build_image)
+        missing = stack_missing(client, s)
         if missing:
-            click.echo(f"{'stack':<12} making {s.stack_image} and {s.stack_build_image} "
+            click.echo(f"{'stack':<12} making {images} "
                        "(debootstrap and apt: a few minutes the first time, seconds from the cache)")
-        ensure_stack_images(client, s.stack_image, s.stack_build_image)
+        ensure_stack_images(client, s)
     except StackError as exc:
         raise click.ClickException(str(exc)) from None
     if missing:
-        click.echo(f"{'stack':<12} {s.stack_image} and {s.stack_build_image} ready")
+        click.echo(f"{'stack':<12} {images} ready")
 
 
 def _firewall(s: Settings, remove: bool = False) -> None:
@@ -194,12 +195,12 @@ def stack():
 @stack.command("build")
 def stack_build():
     """Make the stack images if missing (debootstrap, apt, docker import; the rootfs is cached outside DEIS_HOME)."""
-    from builder.stack import describe
+    from builder.stack import describe, stack_images
 
     s = load()
     _ensure_stack(s)
     click.echo(describe(), nl=False)
-    click.echo(f"{s.stack_image} and {s.stack_build_image} are ready")
+    click.echo("ready: " + ", ".join(stack_images(s)))
 
 
 @cli.group()

@@ -166,7 +166,7 @@ def platform(shared_controller, redis_url, docker_client, tmp_path_factory):
         "PYTHONPATH": str(REPO_ROOT),
     }
     settings = load(env)
-    ensure_stack_images(docker_client, settings.stack_image, settings.stack_build_image)
+    ensure_stack_images(docker_client, settings)
     registry = start_registry(settings)
     procs = [registry]
     try:
@@ -199,3 +199,24 @@ def remove_networks(docker_client, home) -> None:
 def owner(platform):
     """A user with a registered key: (name, token, private key path)."""
     return platform.new_user()
+
+
+@pytest.fixture(scope="session")
+def stack(docker_client):
+    """(runtimes run image, build image) of the stack: DEIS_STACK_* as given, else the default ones, made
+    from the stack's cached rootfs if missing."""
+    from builder.stack import ensure_stack_images
+
+    settings = load(os.environ)
+    ensure_stack_images(docker_client, settings)
+    return settings.stack_runtimes_image, settings.stack_build_image
+
+
+@pytest.fixture(scope="session")
+def build_image(stack):
+    return stack[1]
+
+
+@pytest.fixture(scope="session")
+def run_image(stack):
+    return stack[0]

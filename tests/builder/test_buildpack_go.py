@@ -2,7 +2,6 @@
 module and GOPATH builds, and the bad input that must fail with a clear message."""
 from __future__ import annotations
 
-import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,7 +10,6 @@ import pytest
 
 from builder.buildpacks import SHIPPED_DIR
 from builder.slug import BUILD_HARDENING
-from deiscore.settings import load
 
 pytestmark = pytest.mark.slow
 
@@ -27,17 +25,6 @@ class Compiled:
     def failed_with(self, *fragments: str) -> bool:
         errors = "\n".join(line for line in self.output.splitlines() if line.startswith(" !     "))
         return self.status != 0 and all(fragment in errors for fragment in fragments)
-
-
-@pytest.fixture(scope="session")
-def build_image(docker_client):
-    """The stack's build image (DEIS_STACK_BUILD_IMAGE as given, else the default one, made if missing)."""
-    settings = load(os.environ)
-    if not os.environ.get("DEIS_STACK_BUILD_IMAGE"):
-        from builder.stack import ensure_stack_images
-
-        ensure_stack_images(docker_client, settings.stack_image, settings.stack_build_image)
-    return settings.stack_build_image
 
 
 def run_in(docker_client, image: str, script: str, volumes: dict, user: str | None = None) -> tuple[int, str]:

@@ -5,7 +5,6 @@ how they stop, and the bad input that must fail with a clear message."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import threading
 import time
@@ -18,7 +17,6 @@ import requests
 from builder.buildpacks import SHIPPED_DIR
 from builder.slug import BUILD_HARDENING
 from builder.stack import RUN_UID
-from deiscore.settings import load
 
 pytestmark = pytest.mark.slow
 
@@ -35,18 +33,6 @@ class Compiled:
     @property
     def errors(self) -> str:
         return "\n".join(line for line in self.output.splitlines() if line.startswith(" !     "))
-
-
-@pytest.fixture(scope="session")
-def stack(docker_client):
-    """(run image, build image) of the stack, as given by DEIS_STACK_IMAGE/DEIS_STACK_BUILD_IMAGE, else the
-    default ones (made if missing)."""
-    settings = load(os.environ)
-    if not (os.environ.get("DEIS_STACK_IMAGE") and os.environ.get("DEIS_STACK_BUILD_IMAGE")):
-        from builder.stack import ensure_stack_images
-
-        ensure_stack_images(docker_client, settings.stack_image, settings.stack_build_image)
-    return settings.stack_image, settings.stack_build_image
 
 
 @pytest.fixture(scope="module")

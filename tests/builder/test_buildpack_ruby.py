@@ -2,22 +2,14 @@
 gem (no gem server), run by bundle exec as the run user; and the bad input that must fail clearly."""
 from __future__ import annotations
 
-import os
 import subprocess
 
 import pytest
 
 from builder.buildpacks import SHIPPED_DIR, parse_release
-from deiscore.settings import load
-from tests.builder.test_buildpack_go import app_from, build_image, compile_app, run_in  # noqa: F401 (a fixture)
+from tests.builder.test_buildpack_go import app_from, compile_app, run_in
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="session")
-def run_image(build_image):
-    """The stack's run image (the build_image fixture makes sure the stack's images are there)."""
-    return load(os.environ).stack_image
 
 
 @pytest.fixture(scope="module")
