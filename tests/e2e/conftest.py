@@ -218,3 +218,12 @@ def running_cluster(root: Path, subnet: str, hosts: int):
 def live_platform(tmp_path_factory):
     with running_platform(tmp_path_factory.mktemp("live")) as platform:
         yield platform
+
+
+@pytest.fixture(scope="session")
+def apps_platform(tmp_path_factory):
+    """One platform shared by the modules that only push apps and look at them (the languages, buildpack
+    choice, Dockerfile parity): their apps are independent of each other, and one registry receives the
+    stack's runtimes layer once. Such a module overrides ``live_platform`` with it."""
+    with running_platform(tmp_path_factory.mktemp("apps")) as platform:
+        yield platform

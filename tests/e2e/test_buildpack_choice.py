@@ -16,6 +16,10 @@ from tests.gitserve import dumb_http_git
 
 pytestmark = pytest.mark.slow
 
+@pytest.fixture(scope="module")
+def live_platform(apps_platform):
+    return apps_platform  # one platform for the app-pushing modules (tests/e2e/conftest.py)
+
 
 @pytest.fixture(scope="module")
 def platform_settings(live_platform):
