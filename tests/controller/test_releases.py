@@ -11,11 +11,11 @@ def test_pull_image_creates_build_and_release(shared_controller):
     result = pull(ctl, api, app, "registry.example.com:5000/team/web:1.0")
     assert result["release"] == 2 and result["kind"] == "image"
     assert result["image"] == "registry.example.com:5000/team/web:1.0"
-    assert result["procfile"] == {"cmd": ""}  # an image without a Procfile runs its CMD
+    assert result["procfile"] == {"web": ""}  # an image without a Procfile runs its own command as web
     rel = releases(ctl, api, app)[-1]
     assert rel["summary"] == "deployed registry.example.com:5000/team/web:1.0"
     assert rel["image"] == "registry.example.com:5000/team/web:1.0" and rel["owner"] == owner
-    assert api.get(f"{ctl.url}/v1/apps/{app}").json()["structure"] == {"cmd": 1}
+    assert api.get(f"{ctl.url}/v1/apps/{app}").json()["structure"] == {"web": 1}
 
     result = pull(ctl, api, app, "registry.example.com/web:2", procfile={"web": "gunicorn app", "worker": "rq worker"})
     assert result["release"] == 3 and result["procfile"] == {"web": "gunicorn app", "worker": "rq worker"}
@@ -54,12 +54,12 @@ def test_each_change_makes_exactly_one_release(shared_controller):
     assert versions(ctl, api, app) == [1, 2]
     set_config(ctl, api, app, {"A": "1"})
     assert versions(ctl, api, app) == [1, 2, 3]
-    r = api.post(f"{ctl.url}/v1/apps/{app}/limits", json={"memory": {"cmd": "256M"}})
+    r = api.post(f"{ctl.url}/v1/apps/{app}/limits", json={"memory": {"web": "256M"}})
     assert r.status_code == 201 and r.json()["release"] == 4
     r = api.post(f"{ctl.url}/v1/apps/{app}/releases/rollback", json={"version": "v2"})
     assert r.status_code == 201 and r.json()["version"] == 5
     # scale and domains are not releases
-    api.post(f"{ctl.url}/v1/apps/{app}/scale", json={"cmd": 2})
+    api.post(f"{ctl.url}/v1/apps/{app}/scale", json={"web": 2})
     api.post(f"{ctl.url}/v1/apps/{app}/domains", json={"domain": f"{app}.example.org"})
     assert versions(ctl, api, app) == [1, 2, 3, 4, 5]
     info = api.get(f"{ctl.url}/v1/apps/{app}/releases/v5").json()
