@@ -51,6 +51,62 @@ def test_dockerfile_commands():
     assert plan_oneoff(s, "ls", "p", "ab12").name == "shop_v3.run.ab12"
 
 
+def test_an_images_own_command_runs_as_web_on_its_port():
+    """A new Dockerfile build: web is the image's command (""), on the image's exposed port."""
+    s = spec(kind="dockerfile", procfile={"web": "", "worker": "python w.py"}, scale={"web": 1, "worker": 1},
+             limits={}, port=8080)
+    assert s.web_type == "web" and s.has_type("web") and not s.has_type("cmd")
+    web = plan_process(s, "web", 1, "p")
+    assert web.command is None and web.publish and web.port == 8080 and web.labels["deis.port"] == "8080"
+    assert web.env["PORT"] == "8080"  # the platform's PORT (config said 9999)
+    worker = plan_process(s, "worker", 1, "p")
+    assert worker.command == ["sh", "-c", "python w.py"] and not worker.publish and "deis.port" not in worker.labels
+    assert worker.env["PORT"] == "8080"
+    with pytest.raises(InvalidSpec):
+        spec(kind="dockerfile", procfile={"cmd": ""}, scale={"cmd": 1}, limits={}, port=0)
+    with pytest.raises(InvalidSpec):
+        spec(procfile={"web": ""}, scale={}, limits={})  # a buildpack command is never empty
+
+
+def test_commands_reach_an_entrypoint_as_words():
+    s = spec(kind="dockerfile", procfile={"web": "serve --port 8080 --greeting 'hi there' $PORT"},
+             scale={"web": 1}, limits={}, entrypoint=True)
+    assert plan_process(s, "web", 1, "p").command == ["serve", "--port", "8080", "--greeting", "hi there", "$PORT"]
+    assert plan_oneoff(s, "migrate --fake", "p", "ab12").command == ["migrate", "--fake"]
+    assert plan_oneoff(spec(kind="image", procfile={}, scale={}, limits={}), "ls $HOME", "p", "x").command \
+        == ["sh", "-c", "ls $HOME"]  # no ENTRYPOINT: the shell expands
+    with pytest.raises(InvalidSpec, match="cannot be split into words"):
+        spec(kind="dockerfile", procfile={"web": "serve 'unclosed"}, scale={}, limits={}, entrypoint=True)
+    with pytest.raises(InvalidSpec, match="cannot be split into words"):
+        plan_oneoff(s, "echo 'unclosed", "p", "ab12")
+
+
+def test_specs_from_before_ports_and_entrypoints_load_with_the_defaults():
+    data = spec(kind="image", procfile={}, scale={"cmd": 1}, limits={}).as_dict()
+    del data["port"], data["entrypoint"]
+    old = ReleaseSpec.from_dict(data)
+    assert (old.port, old.entrypoint, old.web_type) == (5000, False, "cmd")
+    assert plan_process(old, "cmd", 1, "p").command is None and plan_process(old, "cmd", 1, "p").port == 5000
+    new = spec(port=8080, entrypoint=True)
+    assert ReleaseSpec.from_dict(json.loads(json.dumps(new.as_dict()))) == new
+
+
+def test_a_web_containers_port_label_says_where_it_is_reached():
+    attrs = {
+        "Id": "abc123", "Name": "/shop_v3.web.1",
+        "Config": {"Labels": {"deis.type": "web", "deis.num": "1", "deis.port": "8080"}},
+        "State": {"Status": "running", "Running": True},
+        "NetworkSettings": {"Ports": {"8080/tcp": [{"HostIp": "127.0.0.1", "HostPort": "32771"}], "9000/tcp": None},
+                            "Networks": {"app": {"IPAddress": "10.1.2.3"}}},
+    }
+    assert from_attrs(attrs, "local", "127.0.0.1").address == "127.0.0.1:32771"
+    assert from_attrs(attrs, "local", "127.0.0.1", via_bridge=True).address == "10.1.2.3:8080"
+    row = {"Id": "abc", "Names": ["/shop_v3.web.1"], "State": "running", "Created": 1795430000,
+           "Labels": attrs["Config"]["Labels"],
+           "Ports": [{"IP": "127.0.0.1", "PrivatePort": 8080, "PublicPort": 32771, "Type": "tcp"}]}
+    assert from_summary(row, "local", "127.0.0.1").address == "127.0.0.1:32771"
+
+
 def test_healthcheck_from_mapping():
     s = spec(healthcheck={"path": "/healthz", "status": 204, "initial_delay": 1})
     assert s.healthcheck == HealthCheck(path="/healthz", status=204, initial_delay=1)
