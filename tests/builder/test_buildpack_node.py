@@ -5,7 +5,6 @@ npm registry that cannot be reached, the cache that makes a second build downloa
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import time
@@ -18,7 +17,6 @@ import requests
 from builder.buildpacks import SHIPPED_DIR
 from builder.slug import BUILD_HARDENING
 from builder.stack import RUN_UID
-from deiscore.settings import load
 
 pytestmark = pytest.mark.slow
 
@@ -39,17 +37,6 @@ class Compiled:
     @property
     def release(self) -> str:
         return self.output.split("=== release\n", 1)[1] if "=== release\n" in self.output else ""
-
-
-@pytest.fixture(scope="session")
-def stack(docker_client):
-    """(run image, build image): DEIS_STACK_IMAGE/DEIS_STACK_BUILD_IMAGE, else the defaults (made if missing)."""
-    settings = load(os.environ)
-    if not (os.environ.get("DEIS_STACK_IMAGE") and os.environ.get("DEIS_STACK_BUILD_IMAGE")):
-        from builder.stack import ensure_stack_images
-
-        ensure_stack_images(docker_client, settings.stack_image, settings.stack_build_image)
-    return settings.stack_image, settings.stack_build_image
 
 
 @pytest.fixture(scope="session")
@@ -85,6 +72,34 @@ def compile_app(docker_client, stack, app: Path, cache: Path, config: dict[str, 
     try:
         status = container.wait(timeout=300)["StatusCode"]
         return Compiled(status, container.logs().decode("utf-8", "replace"), time.monotonic() - started)
+    finally:
+        container.remove(force=True)
+
+
+def run_web(docker_client, stack, app: Path, command: str) -> str:
+    """Run ``command`` of the compiled ``app`` on the run image as the platform runs it, hardened and with
+    a read-only root (and slug); return its answer to GET / (its NODE_ENV is checked in passing)."""
+    container = docker_client.containers.run(
+        stack[0], [command], entrypoint=["/runner/init"], detach=True, user=f"{RUN_UID}:{RUN_UID}",
+        environment={"PORT": "5000", "DEIS_APP": "node-test"}, ports={"5000/tcp": ("127.0.0.1", None)},
+        volumes={str(app): {"bind": "/app", "mode": "ro"},
+                 str(SHIPPED_DIR.parent / "runner" / "init"): {"bind": "/runner/init", "mode": "ro"}},
+        cap_drop=["ALL"], security_opt=["no-new-privileges"], read_only=True, tmpfs={"/tmp": ""})
+    try:
+        container.reload()
+        url = f"http://127.0.0.1:{container.ports['5000/tcp'][0]['HostPort']}/"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                answer = requests.get(url, timeout=2).text
+                break
+            except requests.ConnectionError:
+                container.reload()
+                assert container.status == "running" and time.monotonic() < deadline, container.logs()
+                time.sleep(0.2)
+        env = container.exec_run(["bash", "-c", ". /app/.profile.d/node.sh; echo $NODE_ENV"], user=str(RUN_UID))
+        assert env.output.decode().strip() == "production", env.output
+        return answer
     finally:
         container.remove(force=True)
 
@@ -165,28 +180,7 @@ def test_example_builds_runs_as_the_app_user_and_a_second_build_downloads_nothin
     print(f"node-express compile: cold {cold.seconds:.1f} s, warm {warm.seconds:.1f} s (docker run included)")
 
     for command in ("npm start", "node web.js"):
-        container = docker_client.containers.run(
-            stack[0], [command], entrypoint=["/runner/init"], detach=True, user=f"{RUN_UID}:{RUN_UID}",
-            environment={"PORT": "5000", "DEIS_APP": "node-test"}, ports={"5000/tcp": ("127.0.0.1", None)},
-            volumes={str(app): {"bind": "/app", "mode": "ro"},
-                     str(SHIPPED_DIR.parent / "runner" / "init"): {"bind": "/runner/init", "mode": "ro"}},
-            cap_drop=["ALL"], security_opt=["no-new-privileges"], read_only=True, tmpfs={"/tmp": ""})
-        try:
-            container.reload()
-            url = f"http://127.0.0.1:{container.ports['5000/tcp'][0]['HostPort']}/"
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    r = requests.get(url, timeout=2)
-                    break
-                except requests.ConnectionError:
-                    container.reload()
-                    assert container.status == "running" and time.monotonic() < deadline, container.logs()
-                    time.sleep(0.2)
-            assert r.text == "Hello from Node.js node-test\n", (command, r.text)
-            assert "NODE_ENV=production" in container.logs().decode(), container.logs()
-        finally:
-            container.remove(force=True)
+        assert run_web(docker_client, stack, app, command) == "Hello from Node.js node-test\n"
 
 
 def test_dev_dependencies_serve_the_build_script_and_are_pruned(docker_client, stack, tmp_path):
@@ -205,3 +199,30 @@ def test_dev_dependencies_serve_the_build_script_and_are_pruned(docker_client, s
     assert "-----> Pruning dev dependencies" in result.output
     assert not (app / "node_modules" / "is-number").exists()
     assert result.release == '---\ndefault_process_types: {web: "npm start"}\n'  # npm's default: server.js
+
+
+@pytest.mark.parametrize("manager, lockfile", [("yarn", "yarn.lock"), ("pnpm", "pnpm-lock.yaml")])
+def test_yarn_and_pnpm_apps_install_build_prune_and_rebuild_from_the_cache(docker_client, stack, tmp_path,
+                                                                          manager, lockfile):
+    cache = tmp_path / "cache"
+    app = app_from(tmp_path, f"node-{manager}")
+    cold = compile_app(docker_client, stack, app, cache)
+    assert cold.status == 0, cold.output
+    assert f"-----> Installing dependencies with {manager} ({manager} install --frozen-lockfile)" in cold.output
+    assert f"-----> Running build ({manager} run build)" in cold.output
+    assert "-----> Pruning dev dependencies" in cold.output
+    assert (app / "node_modules" / "ms").exists() and not (app / "node_modules" / "is-number").exists()
+    assert cold.release == '---\ndefault_process_types: {web: "npm start"}\n'
+    assert not [p.name for p in app.iterdir() if p.name.startswith(".") and p.name not in (".profile.d", ".gitignore")]
+
+    shutil.rmtree(app)
+    app = app_from(tmp_path, f"node-{manager}")
+    warm = compile_app(docker_client, stack, app, cache)
+    assert warm.status == 0, warm.output
+    assert f"-----> {lockfile} unchanged: reusing cached node_modules" in warm.output
+    assert "Installing" not in warm.output
+    assert not (app / "node_modules" / "is-number").exists()
+    answer = run_web(docker_client, stack, app, "npm start")
+    assert answer.startswith(f"Hello from Node.js node-test ({manager}), built with a dev dependency: true, up "), \
+        answer
+    print(f"node-{manager} compile: cold {cold.seconds:.1f} s, warm {warm.seconds:.1f} s (docker run included)")

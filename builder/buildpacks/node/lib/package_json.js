@@ -5,8 +5,8 @@
 //
 // usage: package_json.js inspect BUILD_DIR OUT_DIR
 //          Validates package.json and checks engines against the stack (exit 1 with a message), then
-//          writes into OUT_DIR: scripts (the build's lifecycle scripts the app has, one a line, and
-//          "devDependencies" if it has some), cache_key (what an install's result depends on) and
+//          writes into OUT_DIR: scripts (the build's lifecycle scripts the app has, one a line),
+//          dev_dependencies ("yes" or "no"), cache_key (what an install's result depends on) and
 //          pnpm_version (with a pnpm-lock.yaml: packageManager's pnpm, else by lockfile version).
 //        package_json.js has-start BUILD_DIR
 //          Exit 0 if scripts.start is a non-empty string.
@@ -140,8 +140,9 @@ function inspect(dir, out) {
 
   const scripts = data.scripts || {};
   const present = LIFECYCLE.filter((name) => typeof scripts[name] === "string" && scripts[name].trim() !== "");
-  if (data.devDependencies && Object.keys(data.devDependencies).length > 0) present.push("devDependencies");
   fs.writeFileSync(path.join(out, "scripts"), present.map((name) => `${name}\n`).join(""));
+  const hasDev = data.devDependencies && Object.keys(data.devDependencies).length > 0;
+  fs.writeFileSync(path.join(out, "dev_dependencies"), hasDev ? "yes\n" : "no\n");
 
   const lockfiles = LOCKFILES.filter((name) => fs.existsSync(path.join(dir, name)));
   if (lockfiles.includes("pnpm-lock.yaml")) fs.writeFileSync(path.join(out, "pnpm_version"), pnpmVersion(dir, data));
