@@ -3,7 +3,7 @@ an offline Maven build from the stack's own Maven repository, and the bad input 
 message naming what could not be had."""
 from __future__ import annotations
 
-import os
+import shlex
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,11 +12,11 @@ import pytest
 
 from builder.buildpacks import SHIPPED_DIR
 from builder.slug import BUILD_HARDENING
-from deiscore.settings import load
 
 pytestmark = pytest.mark.slow
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+RUNNER_INIT = Path(__file__).resolve().parents[2] / "builder" / "runner" / "init"
 # A package of the npm registry (reachable from builds) that ships a real Gradle wrapper: gradlew,
 # gradle-wrapper.jar and gradle-wrapper.properties.
 GRADLE_WRAPPER_PACKAGE = "@react-native-community/template@0.76.0"
@@ -35,17 +35,6 @@ class Compiled:
     @property
     def release(self) -> str:
         return self.output.split("=== release\n")[1]
-
-
-@pytest.fixture(scope="session")
-def build_image(docker_client):
-    """The stack's build image (DEIS_STACK_BUILD_IMAGE as given, else the default one, made if missing)."""
-    settings = load(os.environ)
-    if not os.environ.get("DEIS_STACK_BUILD_IMAGE"):
-        from builder.stack import ensure_stack_images
-
-        ensure_stack_images(docker_client, settings.stack_image, settings.stack_build_image)
-    return settings.stack_build_image
 
 
 def run_in(docker_client, image: str, script: str, volumes: dict) -> tuple[int, str]:
@@ -89,7 +78,7 @@ def java_cache(tmp_path_factory):
     return tmp_path_factory.mktemp("java-cache")  # shared: the builds after the first are warm
 
 
-def test_maven_app_builds_offline_from_the_stacks_plugins_and_runs_its_jar(docker_client, build_image,
+def test_maven_app_builds_offline_from_the_stacks_plugins_and_runs_its_jar(docker_client, build_image, run_image,
                                                                          java_cache, tmp_path):
     result = compile_app(docker_client, build_image, maven_app(tmp_path), java_cache)
     assert result.status == 0, result.output
@@ -102,6 +91,22 @@ def test_maven_app_builds_offline_from_the_stacks_plugins_and_runs_its_jar(docke
     assert "-XX:MaxRAMPercentage=75" in (result.app / ".profile.d" / "java.sh").read_text()
     # the plugins are in the cached local repository, not in the slug
     assert (java_cache / "java" / "m2" / "org" / "apache" / "maven" / "plugins" / "maven-jar-plugin").is_dir()
+
+    # The default web command, on the run image's JRE, as the run user, through the runner's entrypoint.
+    web = result.release.split("web: ", 1)[1].strip()
+    serve = (f"/runner/init {shlex.quote(web)} & for i in $(seq 100); do"
+             " curl -sf http://127.0.0.1:5000/ && exit 0; sleep 0.1; done; exit 1")
+    container = docker_client.containers.run(
+        run_image, ["bash", "-c", serve], detach=True, user="1000:1000",
+        environment={"PORT": "5000", "DEIS_APP": "javatest"},
+        volumes={str(result.app): {"bind": "/app", "mode": "ro"},
+                 str(RUNNER_INIT): {"bind": "/runner/init", "mode": "ro"}})
+    try:
+        status = container.wait(timeout=60)["StatusCode"]
+        output = container.logs().decode("utf-8", "replace")
+    finally:
+        container.remove(force=True)
+    assert status == 0 and "Hello from Java javatest" in output, output
 
 
 def test_a_jar_without_main_class_gives_no_default_process(docker_client, build_image, java_cache, tmp_path):
