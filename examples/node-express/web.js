@@ -13,6 +13,8 @@ app.get("/healthz", (req, res) => {
 });
 
 const port = Number(process.env.PORT || 5000);
-app.listen(port, "0.0.0.0", () => {
+const server = app.listen(port, "0.0.0.0", () => {
   console.log(`web listening on 0.0.0.0:${port} (NODE_ENV=${process.env.NODE_ENV})`);
 });
+// Stopped on a deploy: finish the requests in flight, take no new ones, then exit.
+process.on("SIGTERM", () => server.close(() => process.exit(0)));
