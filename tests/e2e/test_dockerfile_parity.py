@@ -73,7 +73,7 @@ def test_a_server_not_on_the_exposed_port_fails_its_health_check_naming_the_port
     work = live_platform.checkout("dockerfile-expose")
     (work / "Dockerfile").write_text((work / "Dockerfile").read_text().replace("EXPOSE 8080", "EXPOSE 8081"))
     commit(work, "wrong port")
-    app = live_platform.create_app(work)
+    live_platform.create_app(work)
     push = live_platform.push(work)
     assert push.returncode != 0, push.output
     assert "port 8081 did not accept connections" in push.output, push.output
