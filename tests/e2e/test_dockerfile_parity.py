@@ -17,6 +17,10 @@ from tests.e2e.conftest import commit, git, wait_until
 
 pytestmark = pytest.mark.slow
 
+@pytest.fixture(scope="module")
+def live_platform(apps_platform):
+    return apps_platform  # one platform for the app-pushing modules (tests/e2e/conftest.py)
+
 
 def ps_lines(platform, app: str, work) -> list[list[str]]:
     ps = platform.deis("ps", "-a", app, cwd=work).ok().output

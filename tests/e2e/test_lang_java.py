@@ -12,6 +12,10 @@ from tests.e2e.conftest import commit
 
 pytestmark = pytest.mark.slow
 
+@pytest.fixture(scope="module")
+def live_platform(apps_platform):
+    return apps_platform  # one platform for the app-pushing modules (tests/e2e/conftest.py)
+
 
 def timed_push(platform, work):
     started = time.monotonic()
