@@ -21,6 +21,7 @@ import math
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import timezone
 
 from flask import Blueprint, current_app, request
 from sqlalchemy import select, update
@@ -29,7 +30,7 @@ from sqlalchemy.orm import Session
 from controller.access import app_for_user, session
 from controller.db import begin_write
 from controller.errors import BadRequest, NotFound
-from controller.models import App, Release
+from controller.models import App, Release, now
 from deiscore import joblog
 from deiscore import jobs as platform_jobs
 
@@ -171,9 +172,16 @@ def recover_interrupted(db: Session, deployer, deploys: Deploys) -> list[str]:
     db.rollback()
     resolved = []
     for release, app in rows:
-        if not deploys.alive(release.deploy_id):
+        if not _just_made(release) and not deploys.alive(release.deploy_id):
             resolved.append(f"{app.name} v{release.version}: {recover(db, deployer, deploys, app, release)}")
     return resolved
+
+
+def _just_made(release: Release) -> bool:
+    """Whether the release is so new that its deploy job may not be queued yet: make_release commits the
+    release before it queues the job (seen: a reconcile round in between failed a deploy that then ran)."""
+    created = release.created if release.created.tzinfo else release.created.replace(tzinfo=timezone.utc)
+    return (now() - created).total_seconds() < platform_jobs.STARTING_GRACE
 
 
 # -- the worker side ----------------------------------------------------------------------------

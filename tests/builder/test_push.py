@@ -109,7 +109,7 @@ def test_dockerfile_app_gets_config_as_build_args(platform, owner):
     result = platform.push(platform.checkout("dockerfile-app"), key, app)
     assert result.returncode == 0, result.output + platform.logs()
     assert "-----> Dockerfile app detected" in result.remote
-    assert "Default types for this app -> cmd" in result.remote
+    assert "Default types for this app -> web" in result.remote  # the image's own command runs as web
     assert f"{app} v3 deployed" in result.remote
     image = f"{platform.registry}/{app}:{platform.repo_ref(app)}"
     assert docker_run(image, "python3", "-c", "import os; print(os.environ['GREETING'])").strip() == "hola, mundo"
