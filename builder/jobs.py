@@ -20,6 +20,7 @@ from builder.buildlog import log_key
 from builder.errors import BuilderError
 from builder.procfile import parse_procfile
 from builder.registry import RegistryClient
+from deiscore import appjson
 from deiscore import jobs as platform_jobs
 from deiscore.joblog import JobLog
 
@@ -30,7 +31,8 @@ JOB_TIMEOUT = 1800
 SERIALIZER = platform_jobs.SERIALIZER
 
 
-ROOT_FILES = ("Procfile", "Dockerfile", ".buildpacks", ".env")
+ROOT_FILES = ("Procfile", "Dockerfile", ".buildpacks", ".env", "app.json")
+RELEASE_TYPE = "release"  # the Procfile's release phase (Heroku): run once per release, not a process type
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,7 @@ class BuildPlan:
     kind: str  # "dockerfile" | "buildpack"
     procfile: dict[str, str] | None  # None: no Procfile in the repo
     buildpacks: buildpacks.Selection | None  # None: a Dockerfile build
+    app_json: dict | None = None  # the sections of app.json the platform uses (None: no app.json)
 
 
 def plan_build(files: dict[str, bytes], config: dict[str, str], shipped: list[str] = ()) -> BuildPlan:
@@ -46,10 +49,16 @@ def plan_build(files: dict[str, bytes], config: dict[str, str], shipped: list[st
     procfile = None
     if "Procfile" in files:
         procfile = parse_procfile(files["Procfile"].decode("utf-8", "replace"))
+    app_json = None
+    if "app.json" in files:
+        try:
+            app_json = appjson.parse(files["app.json"])
+        except appjson.AppJsonError as exc:
+            raise BuilderError(exc.detail) from None
     selection = buildpacks.select(files, config, list(shipped))
     if "Dockerfile" in files and selection.detect:
-        return BuildPlan(kind="dockerfile", procfile=procfile, buildpacks=None)
-    return BuildPlan(kind="buildpack", procfile=procfile, buildpacks=selection)
+        return BuildPlan(kind="dockerfile", procfile=procfile, buildpacks=None, app_json=app_json)
+    return BuildPlan(kind="buildpack", procfile=procfile, buildpacks=selection, app_json=app_json)
 
 
 def process_types(plan: BuildPlan, defaults: dict[str, str]) -> dict[str, str]:
@@ -125,6 +134,9 @@ def build(request: dict, *, settings, redis, docker_client, registry, emit,
             slug.slug_image(docker_client, stack_image=run_image, slug_path=slug_path,
                             repository=repository, tag=sha, discard=discard)
     types = process_types(plan, defaults)
+    release_command = types.pop(RELEASE_TYPE, None)
+    if release_command is not None:
+        emit(f"-----> Release phase: {release_command}")
     if plan.procfile is not None:
         emit(f"-----> Procfile declares types -> {', '.join(types) or '(none)'}")
     elif types:
@@ -138,6 +150,7 @@ def build(request: dict, *, settings, redis, docker_client, registry, emit,
         log.info("collected old images of %s: %s", app, ", ".join(removed))
     emit(f"-----> Build complete in {time.monotonic() - started:.1f}s")
     return {"image": f"{repository}@{digest}", "sha": sha, "kind": plan.kind, "procfile": types,
+            "release_command": release_command, "app_json": plan.app_json,
             **({"port": built.port, "entrypoint": built.entrypoint} if plan.kind == "dockerfile" else {})}
 
 

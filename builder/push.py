@@ -92,6 +92,7 @@ class RefUpdater:
                 "app": app, "user": self.grant.user, "image": result["image"], "sha": sha,
                 "kind": result["kind"], "procfile": result["procfile"],
                 "port": result.get("port"), "entrypoint": result.get("entrypoint"),
+                "release_command": result.get("release_command"), "app_json": result.get("app_json"),
             })
         except HookError as exc:
             progress(f" !     Release failed: {exc}\n")

@@ -25,9 +25,10 @@ class EventLog:
     def path(self, app: str) -> Path:
         return self.root / f"{app}.log"
 
-    def record(self, app: str, message: str) -> None:
+    def record(self, app: str, message: str, source: str = SOURCE) -> None:
+        """Append ``message`` as ``app[source]`` (a one-off's output: ``release.v3``, ``cron.<id>``)."""
         self.root.mkdir(parents=True, exist_ok=True)
-        line = f"{timestamp()} {app}[{SOURCE}]: {message}\n"
+        line = f"{timestamp()} {app}[{source}]: {message}\n"
         # One write() per line with O_APPEND: concurrent writers never interleave within a line.
         fd = os.open(self.path(app), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:

@@ -122,11 +122,16 @@ class Build(Base):
     # None: 5000) and whether it has an ENTRYPOINT (None: not known, builds from before these were kept).
     port: Mapped[int | None] = mapped_column(Integer, nullable=True)
     entrypoint: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    # The Procfile's ``release:`` command (the release phase; not a process type) and the sections of
+    # app.json the platform uses, normalized (deiscore.appjson.normalize; None: no app.json).
+    release_command: Mapped[str | None] = mapped_column(Text, nullable=True)
+    app_json: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     owner: Mapped[User | None] = relationship()
 
     def to_dict(self) -> dict:
         return {"uuid": self.uuid, "image": self.image, "sha": self.sha, "kind": self.kind,
                 "procfile": self.procfile, "port": self.port, "entrypoint": self.entrypoint,
+                "release_command": self.release_command, "app_json": self.app_json,
                 "owner": _name(self.owner), "created": iso(self.created)}
 
     def spec_fields(self) -> dict:
@@ -175,6 +180,9 @@ class Release(Base):
     status: Mapped[str] = mapped_column(String(16), default="succeeded", server_default="succeeded")
     status_detail: Mapped[str | None] = mapped_column(Text, nullable=True)
     deploy_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # The image the release runs when its predeploy script changed the build's (app.json
+    # scripts.dokku.predeploy, committed and pushed by digest); None: the build's image.
+    image: Mapped[str | None] = mapped_column(String(512), nullable=True)
     owner: Mapped[User] = relationship()
     build: Mapped[Build | None] = relationship()
     config: Mapped[Config] = relationship()
@@ -182,7 +190,7 @@ class Release(Base):
     def to_dict(self, app_name: str) -> dict:
         return {"app": app_name, "version": self.version, "summary": self.summary,
                 "owner": _name(self.owner), "build": self.build.to_dict() if self.build else None,
-                "image": self.build.image if self.build else None,
+                "image": self.image or (self.build.image if self.build else None),
                 "config": self.config.uuid, "created": iso(self.created), "status": self.status,
                 "status_detail": self.status_detail}
 

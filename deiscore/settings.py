@@ -40,6 +40,9 @@ Every component reads its settings through :func:`load`, so two platforms with d
 | DEIS_APP_SUBNET_PREFIX | 24 | prefix length of each app's subnet (24: 253 containers of one app per host, 4096 apps) |
 | DEIS_PUBLISHED_PORTS | 20000-29999 | host ports web containers are published on (outside the kernel's ephemeral range) |
 | DEIS_DEPLOY_WORKERS | 2 | deploys that run at once (of different apps: one app's deploys always run one at a time) |
+| DEIS_RELEASE_TIMEOUT | 900 | seconds a release phase (Procfile ``release:``) or an app.json predeploy/postdeploy script may run |
+| DEIS_START_CHECK | 3 | seconds every new process must stay up before a deploy or scale counts it as running |
+| DEIS_RUN_DETACH_TTL | 86400 | seconds a ``deis run --detach`` container may run before it is removed |
 """
 from __future__ import annotations
 
@@ -88,6 +91,9 @@ class Settings:
     published_ports: tuple[int, int] = (20000, 29999)
     cluster_subnet: str = "10.213.0.0/24"
     deploy_workers: int = 2
+    release_timeout: int = 900
+    start_check: float = 3.0
+    run_detach_ttl: int = 86400
 
     @property
     def registry(self) -> str:
@@ -171,6 +177,9 @@ def load(env: dict | None = None) -> Settings:
         app_subnet_prefix=_int(env, "DEIS_APP_SUBNET_PREFIX", 24),
         published_ports=_port_range(env, "DEIS_PUBLISHED_PORTS", "20000-29999"),
         deploy_workers=_int(env, "DEIS_DEPLOY_WORKERS", 2),
+        release_timeout=_int(env, "DEIS_RELEASE_TIMEOUT", Settings.release_timeout),
+        start_check=float(_int(env, "DEIS_START_CHECK", int(Settings.start_check))),
+        run_detach_ttl=_int(env, "DEIS_RUN_DETACH_TTL", Settings.run_detach_ttl),
         cluster_subnet=env.get("DEIS_CLUSTER_SUBNET") or "10.213.0.0/24",
     )
 

@@ -81,7 +81,7 @@ def make_old_database(url: str, metadata=old_models.Base.metadata) -> None:
 
 def test_a_database_made_before_migrations_is_upgraded_and_keeps_its_rows(database_url):
     make_old_database(database_url)
-    assert db.upgrade(database_url) == db.Upgrade(before=None, stamped="0001", after="0003")
+    assert db.upgrade(database_url) == db.Upgrade(before=None, stamped="0001", after="0004")
     assert differences(database_url, Base.metadata) == []
     users, releases = run_sql(database_url, "SELECT username FROM users",
                               "SELECT version, summary, status, status_detail, deploy_id FROM releases ORDER BY version")
@@ -96,20 +96,22 @@ def test_a_database_made_before_migrations_is_upgraded_and_keeps_its_rows(databa
         assert [(r.status, r.build.image if r.build else None) for r in rows] \
             == [("succeeded", None), ("succeeded", "registry/web:1")]
     engine.dispose()
-    assert db.upgrade(database_url) == db.Upgrade(before="0003", stamped=None, after="0003")
+    assert db.upgrade(database_url) == db.Upgrade(before="0004", stamped=None, after="0004")
 
 
 def test_a_database_whose_status_columns_the_old_code_added_is_stamped_at_their_revision(database_url):
     make_old_database(database_url, Base.metadata)  # create_all of today's models, no alembic_version
     # without the columns of later revisions, which that code never had
-    run_sql(database_url, "ALTER TABLE builds DROP COLUMN port", "ALTER TABLE builds DROP COLUMN entrypoint")
-    assert db.upgrade(database_url) == db.Upgrade(before=None, stamped="0002", after="0003")
+    run_sql(database_url, "ALTER TABLE builds DROP COLUMN port", "ALTER TABLE builds DROP COLUMN entrypoint",
+            "ALTER TABLE builds DROP COLUMN release_command", "ALTER TABLE builds DROP COLUMN app_json",
+            "ALTER TABLE releases DROP COLUMN image")
+    assert db.upgrade(database_url) == db.Upgrade(before=None, stamped="0002", after="0004")
     assert differences(database_url, Base.metadata) == []
     assert run_sql(database_url, "SELECT count(*) FROM releases") == [[(2,)]]
 
 
 def test_migrations_make_exactly_the_models_and_the_baseline_is_the_schema_before_them(database_url):
-    assert db.upgrade(database_url) == db.Upgrade(before=None, stamped=None, after="0003")
+    assert db.upgrade(database_url) == db.Upgrade(before=None, stamped=None, after="0004")
     assert differences(database_url, Base.metadata) == []
     engine = db.make_engine(database_url)
     with engine.begin() as conn:  # down to the baseline: the models of c617958
@@ -130,7 +132,7 @@ def test_builds_from_before_0003_keep_running_on_port_5000_with_sh(database_url)
     engine.dispose()
     make_old_database(database_url)  # its rows, into the tables 0002 made (create_all skips existing ones)
     run_sql(database_url, "UPDATE builds SET procfile = '{\"cmd\": \"\"}'")
-    assert db.upgrade(database_url) == db.Upgrade(before="0002", stamped=None, after="0003")
+    assert db.upgrade(database_url) == db.Upgrade(before="0002", stamped=None, after="0004")
     assert differences(database_url, Base.metadata) == []
     engine = db.make_engine(database_url)
     with db.make_sessionmaker(engine)() as session:
@@ -159,7 +161,7 @@ def test_deisctl_migrate_upgrades_once_then_has_nothing_to_do(tmp_path):
     env = {"DEIS_HOME": str(home), "DEIS_DATABASE_URL": None}
     first = CliRunner().invoke(cli, ["migrate"], env=env)
     assert first.exit_code == 0, first.output
-    assert first.output == f"{'database':<12} migrated from an empty database to 0003\n"
+    assert first.output == f"{'database':<12} migrated from an empty database to 0004\n"
 
     def schema():
         return sorted(sqlite3.connect(home / "controller.db").execute("SELECT type, name, sql FROM sqlite_master"))
@@ -167,10 +169,10 @@ def test_deisctl_migrate_upgrades_once_then_has_nothing_to_do(tmp_path):
     before = schema()
     second = CliRunner().invoke(cli, ["migrate"], env=env)
     assert second.exit_code == 0, second.output
-    assert second.output == f"{'database':<12} at 0003, nothing to do\n"
+    assert second.output == f"{'database':<12} at 0004, nothing to do\n"
     assert schema() == before
     assert sqlite3.connect(home / "controller.db").execute("SELECT version_num FROM alembic_version").fetchall() \
-        == [("0003",)]
+        == [("0004",)]
 
 
 def test_deisctl_migrate_says_why_it_did_not(tmp_path):
