@@ -16,6 +16,7 @@ from scheduler.spec import ReleaseSpec
 log = logging.getLogger(__name__)
 
 TIMEOUT_EXIT_CODE = 124  # what coreutils' timeout(1) reports
+OnStart = Callable[[Callable[[], None]], None]  # given a function that kills the one-off
 
 
 def command_text(command: str | Sequence[str]) -> str:
@@ -27,14 +28,18 @@ def command_text(command: str | Sequence[str]) -> str:
 
 
 def run_oneoff(host: Host, spec: ReleaseSpec, command: str | Sequence[str], output: Callable[[bytes], None],
-               timeout: float | None = None, hardening: Hardening = DEFAULT_HARDENING) -> int:
+               timeout: float | None = None, hardening: Hardening = DEFAULT_HARDENING,
+               on_start: OnStart | None = None) -> int:
     """Run ``command`` in a new container of ``spec`` on ``host``; return its exit code.
 
     ``output`` receives raw stdout/stderr chunks as they come. After ``timeout`` seconds the
     container is killed and the exit code is 124. It runs hardened like the app's processes.
+    ``on_start(kill)`` is called once the container runs; ``kill()`` ends it (SIGKILL).
     """
     plan = plan_oneoff(spec, command_text(command), host.platform, uuid.uuid4().hex[:8], hardening)
     container = host.run(plan)
+    if on_start is not None:
+        on_start(lambda: host.kill(container.id))
     timed_out = threading.Event()
     timer = None
     if timeout is not None:
