@@ -15,7 +15,7 @@ import threading
 from typing import Callable, Iterable, Iterator, Protocol, Sequence, runtime_checkable
 
 from scheduler.containers import Container
-from scheduler.oneoff import OnStart
+from scheduler.oneoff import BeforeRemove, OnStart
 from scheduler.placement import Slot
 from scheduler.scheduler import DeployResult, ProcessStatus
 from scheduler.spec import ReleaseSpec
@@ -59,9 +59,11 @@ class SchedulerBackend(Protocol):
         """The app's processes (``deis ps``)."""
 
     def run(self, spec: ReleaseSpec, command: str | Sequence[str], output: Callable[[bytes], None],
-            timeout: float | None = None, on_start: OnStart | None = None) -> int:
+            timeout: float | None = None, on_start: OnStart | None = None,
+            before_remove: BeforeRemove | None = None) -> int:
         """``deis run``: ``command`` in a one-off container of ``spec``; its output to ``output``;
-        returns its exit code (124 after ``timeout``). ``on_start(kill)``: see :func:`run_oneoff`."""
+        returns its exit code (124 after ``timeout``). ``on_start``, ``before_remove``: see
+        :func:`scheduler.oneoff.run_oneoff`."""
 
     def logs(self, app: str, lines: int | None = 100, follow: bool = False,
              stop: threading.Event | None = None) -> Iterator[str]:

@@ -117,7 +117,7 @@ class MemoryScheduler:
                 for c in sorted(self.containers.get(app, []), key=lambda c: (c.type, c.num, c.version))]
 
     def run(self, spec: ReleaseSpec, command: str | Sequence[str], output: Callable[[bytes], None],
-            timeout: float | None = None, on_start=None) -> int:
+            timeout: float | None = None, on_start=None, before_remove=None) -> int:
         self._call("run", spec.app, command)
         data, exit_code = self.run_result
         if data:

@@ -17,6 +17,7 @@ log = logging.getLogger(__name__)
 
 TIMEOUT_EXIT_CODE = 124  # what coreutils' timeout(1) reports
 OnStart = Callable[[Callable[[], None]], None]  # given a function that kills the one-off
+BeforeRemove = Callable[[Host, str, int], None]  # given the host, the container's id and its exit code
 
 
 def command_text(command: str | Sequence[str]) -> str:
@@ -29,12 +30,14 @@ def command_text(command: str | Sequence[str]) -> str:
 
 def run_oneoff(host: Host, spec: ReleaseSpec, command: str | Sequence[str], output: Callable[[bytes], None],
                timeout: float | None = None, hardening: Hardening = DEFAULT_HARDENING,
-               on_start: OnStart | None = None) -> int:
+               on_start: OnStart | None = None, before_remove: BeforeRemove | None = None) -> int:
     """Run ``command`` in a new container of ``spec`` on ``host``; return its exit code.
 
     ``output`` receives raw stdout/stderr chunks as they come. After ``timeout`` seconds the
     container is killed and the exit code is 124. It runs hardened like the app's processes.
     ``on_start(kill)`` is called once the container runs; ``kill()`` ends it (SIGKILL).
+    ``before_remove(host, container_id, exit_code)`` is called once it has exited, before it is
+    removed (a predeploy script's changes to the filesystem are committed there).
     """
     plan = plan_oneoff(spec, command_text(command), host.platform, uuid.uuid4().hex[:8], hardening)
     container = host.run(plan)
@@ -57,9 +60,13 @@ def run_oneoff(host: Host, spec: ReleaseSpec, command: str | Sequence[str], outp
         finally:
             stream.close()
         code = host.wait(container.id)
+        if timed_out.is_set():
+            code = TIMEOUT_EXIT_CODE
+        if before_remove is not None:
+            before_remove(host, container.id, code)
     finally:
         if timer is not None:
             timer.cancel()
         host.remove(container.id)
     log.info("one-off %s exited with %d", plan.name, code)
-    return TIMEOUT_EXIT_CODE if timed_out.is_set() else code
+    return code

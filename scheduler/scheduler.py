@@ -233,10 +233,10 @@ class Scheduler:
         return [c.name for c in containers]
 
     def run(self, spec: ReleaseSpec, command: str | Sequence[str], output: Callable[[bytes], None],
-            timeout: float | None = None, on_start=None) -> int:
+            timeout: float | None = None, on_start=None, before_remove=None) -> int:
         """``deis run``: run ``command`` in a one-off container of ``spec``; return its exit code."""
         host = next(iter(self.hosts.values()))
-        return run_oneoff(host, spec, command, output, timeout, self.hardening, on_start)
+        return run_oneoff(host, spec, command, output, timeout, self.hardening, on_start, before_remove)
 
     def deployed_version(self, app: str) -> int | None:
         """The release the router was last switched to for ``app`` (None: never deployed)."""

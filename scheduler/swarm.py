@@ -365,9 +365,9 @@ class SwarmScheduler:
         yield from sorted(collected)[-(lines or 0):] if lines else sorted(collected)
 
     def run(self, spec: ReleaseSpec, command: str | Sequence[str], output: Callable[[bytes], None],
-            timeout: float | None = None, on_start=None) -> int:
+            timeout: float | None = None, on_start=None, before_remove=None) -> int:
         """One-off processes are plain containers on the manager (Swarm has no one-off tasks)."""
-        return run_oneoff(self.manager, spec, command, output, timeout, self.hardening, on_start)
+        return run_oneoff(self.manager, spec, command, output, timeout, self.hardening, on_start, before_remove)
 
 
 def _same_template(task_spec: dict, template: dict) -> bool:
