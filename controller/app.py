@@ -43,10 +43,10 @@ def create_app(settings: platform_settings.Settings | None = None) -> Flask:
         app.extensions["deis_deployer"] = make_deployer(settings)
         app.extensions["deis_deploys"] = Deploys(Redis.from_url(settings.redis_url))
 
-    from controller import (apps, auth, builds, config, containers, deploys, domains, hooks, hosts, keys, limits,
-                            perms, releases, scale, tags, users)
-    for module in (auth, keys, apps, config, builds, releases, deploys, scale, containers, domains, limits, tags,
-                   perms, users, hooks, hosts):
+    from controller import (apps, auth, builds, config, containers, cron, deploys, domains, hooks, hosts, keys,
+                            limits, perms, releases, scale, tags, users)
+    for module in (auth, keys, apps, config, builds, releases, deploys, scale, containers, cron, domains, limits,
+                   tags, perms, users, hooks, hosts):
         app.register_blueprint(module.bp, url_prefix="/v1")
 
     @app.get("/healthz")

@@ -115,6 +115,8 @@ COMPONENTS: list[Component] = [
     Component("worker", _python("builder.worker"), _worker_answers("worker")),
     Component("deployer", _python("controller.worker"), _worker_answers("deployer"),
               enabled=lambda s: s.scheduler != "off"),
+    # app.json's cron jobs, as one-off containers of each app's serving release
+    Component("cron", _python("controller.crond"), _running("cron"), enabled=lambda s: s.scheduler != "off"),
     # Swarm reconciles its services itself; the loop runs for the local scheduler only.
     Component("reconciler", _python("controller.reconcile", "--interval", "2"),
               _running("reconciler"), enabled=lambda s: s.scheduler == "local"),
