@@ -163,9 +163,9 @@ def make_deployer(settings, background_drain: bool = False):
 
         manager = settings.swarm_host or settings.docker_host
         client = docker.DockerClient(base_url=manager) if manager else docker.from_env()
-        return Deployer(SwarmScheduler.from_settings(settings, client), events)
+        return Deployer(SwarmScheduler.from_settings(settings, client), events, settings)
     from controller.desired import host_records
 
     client = docker.DockerClient(base_url=settings.docker_host) if settings.docker_host else docker.from_env()
     return Deployer(Scheduler.from_settings(settings, client, host_records=host_records,
-                                            background_drain=background_drain), events)
+                                            background_drain=background_drain), events, settings)

@@ -10,6 +10,8 @@ reference is recorded as given, after the same checks.)
 """
 from __future__ import annotations
 
+import secrets
+
 import requests
 from flask import Blueprint, current_app
 from sqlalchemy import select
@@ -23,7 +25,7 @@ from controller import releases
 from controller.access import app_for_user, body, can_use_app, current_user, find_app, session, settings
 from controller.errors import BadRequest, NotFound
 from controller.models import App, Build, Release, User
-from deiscore import validation
+from deiscore import appjson, validation
 from scheduler.errors import InvalidSpec
 from scheduler.spec import check_exec_command
 
@@ -74,13 +76,46 @@ def checked_procfile(kind: str, procfile) -> dict:
     return validation.procfile(procfile)
 
 
+def env_defaults(env: dict, values: dict) -> dict:
+    """The config app.json's ``env`` adds to ``values``: defaults and generated secrets for keys the app
+    does not have; a required key without a value that the app does not have refuses the build."""
+    added = {}
+    for key, entry in env.items():
+        if key in values:
+            continue
+        if entry["value"] is not None:
+            added[key] = entry["value"]
+        elif entry["generator"] == "secret":
+            added[key] = secrets.token_hex(32)
+        elif entry["required"]:
+            raise BadRequest(f"app.json: env {key} is required and {key} is not set: "
+                             f"run 'deis config:set {key}=...' and push again")
+    return added
+
+
+def initial_scale(structure: dict, procfile: dict, formation: dict) -> dict:
+    """The scale of a new build: :func:`prune_structure`, then app.json's ``formation`` for the process
+    types the app has not been scaled for yet."""
+    scale = prune_structure(structure, procfile)
+    for ptype, count in formation.items():
+        if ptype in procfile and ptype not in (structure or {}):
+            scale[ptype] = count
+    return scale
+
+
 def release_build(db: Session, app: App, user: User | None, *, image: str, sha: str, kind: str,
-                  procfile: dict, port: int | None = None, entrypoint: bool | None = None) -> tuple[Build, Release]:
+                  procfile: dict, port: int | None = None, entrypoint: bool | None = None,
+                  release_command: str | None = None, app_json: dict | None = None) -> tuple[Build, Release]:
     """Store a build and release it with the current config (:func:`controller.releases.make_release`).
-    ``port``/``entrypoint``: what the image says (its first exposed port, whether it has an ENTRYPOINT)."""
+    ``port``/``entrypoint``: what the image says (its first exposed port, whether it has an ENTRYPOINT).
+    ``release_command``: the Procfile's ``release:`` entry; ``app_json``: the sections of app.json the
+    builder read (:func:`deiscore.appjson.parse`)."""
     if kind not in KINDS:
         raise BadRequest(f"invalid build kind {kind!r}: one of {', '.join(sorted(KINDS))}")
     port, entrypoint = image_settings(port, entrypoint)
+    if release_command is not None:
+        validation.procfile_command("release", release_command)
+    manifest = appjson.normalize(app_json) if app_json is not None else None
     procfile = checked_procfile(kind, procfile)
     if entrypoint and kind in IMAGE_KINDS:
         for ptype, command in procfile.items():
@@ -90,9 +125,13 @@ def release_build(db: Session, app: App, user: User | None, *, image: str, sha: 
                 raise BadRequest(str(exc)) from None
     procfile = default_procfile(kind, procfile)
     build = Build(app_id=app.id, owner=user, image=validation.image(image), sha=sha, kind=kind, procfile=procfile,
-                  port=port, entrypoint=entrypoint)
-    release = releases.make_release(db, app, user, lambda draft: draft.change(build=build),
-                                    structure=prune_structure(app.structure, procfile))
+                  port=port, entrypoint=entrypoint, release_command=release_command, app_json=manifest)
+    manifest = manifest or appjson.empty()
+
+    def change(draft):
+        return draft.change(build=build, values={**draft.values, **env_defaults(manifest["env"], draft.values)})
+    release = releases.make_release(db, app, user, change,
+                                    structure=initial_scale(app.structure, procfile, manifest["formation"]))
     return build, release
 
 

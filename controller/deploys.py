@@ -27,6 +27,7 @@ from flask import Blueprint, current_app, request
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from controller import release_phase
 from controller.access import app_for_user, session
 from controller.db import begin_write
 from controller.errors import BadRequest, NotFound
@@ -221,18 +222,31 @@ class Runner:
             self._set(release, "superseded", f"v{newer} came before it was deployed")
             out.line(f"v{version} is superseded by v{newer}: skipped")
             return True, f"superseded by v{newer}"
+        from controller.releases import serving as serving_release
+
         self._set(release, "deploying")
+        serving = serving_release(db, app)
+        try:
+            release_phase.before_cutover(self.deployer, db, app, release, serving, out.line)
+        except release_phase.PhaseFailed as exc:
+            self._set(release, "failed", str(exc))
+            return False, str(exc)
         live = []
+        postdeploy = release_phase.needed(release, serving) and release_phase.steps(release)[1]
 
         def on_live():
             if not live:
                 live.append(True)
                 self._set(release, "succeeded")
-                out.live()
+                if not postdeploy:  # else whoever follows waits for the postdeploy's output too
+                    out.live()
 
         outcome = self.deployer.deploy(db, app, release, out.line, on_live)
         if outcome.status == "succeeded":
             on_live()
+            problem = release_phase.after_cutover(self.deployer, db, app, release, serving, out.line)
+            if problem:
+                out.line(f"warning: {problem}")
         elif not live:  # once traffic is on it, a later hitch (stopping old containers) fails nothing
             self._set(release, outcome.status, outcome.detail)
         return outcome.status != "failed", outcome.detail

@@ -3,7 +3,8 @@
 - POST /v1/hooks/key   {"fingerprint"}          -> which user owns this key?
 - POST /v1/hooks/push  {"fingerprint", "app"}   -> may that user push to the app? (+ its config)
 - POST /v1/hooks/fetch {"fingerprint", "app"}   -> may that user fetch (git clone) the app's repository?
-- POST /v1/hooks/builds {"app", "user", "image", "sha", "kind", "procfile", "port", "entrypoint"} -> build + release
+- POST /v1/hooks/builds {"app", "user", "image", "sha", "kind", "procfile", "port", "entrypoint",
+  "release_command", "app_json"} -> build + release
   (``image``: ``<registry>/<app>@sha256:...``, the digest the builder pushed to the app's repository)
 """
 from __future__ import annotations
@@ -77,7 +78,8 @@ def register_build():
     previous = releases.serving(session(), app)
     build, release = builds.release_build(session(), app, user, image=image, sha=sha, kind=data.get("kind"),
                                           procfile=data.get("procfile") or {}, port=data.get("port"),
-                                          entrypoint=data.get("entrypoint"))
+                                          entrypoint=data.get("entrypoint"),
+                                          release_command=data.get("release_command"), app_json=data.get("app_json"))
     return {"build": build.to_dict(), "release": {"version": release.version, "summary": release.summary},
             "url": app_url(app.name), "deploy": release.deploy,
             "serving": previous.version if previous is not None and previous.build is not None else None}, 201

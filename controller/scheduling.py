@@ -46,6 +46,12 @@ def healthcheck(values: dict) -> dict | None:
     return check
 
 
+def app_checks(build) -> dict:
+    """app.json's health checks of ``build`` by process type (normalized by :mod:`deiscore.appjson`); the
+    web type's startup/readiness checks replace the HEALTHCHECK_* one at the cutover."""
+    return dict((build.app_json or {}).get("healthchecks") or {})
+
+
 def routing(values: dict) -> dict:
     """The app's router settings (body size, timeouts) from ROUTER_* config keys."""
     return {name: values[key] for key, name in ROUTER_KEYS.items() if key in values}
@@ -73,17 +79,21 @@ def limits(memory: dict, cpu: dict) -> dict:
 
 def release_spec(db: Session, app: App, release: Release) -> ReleaseSpec | None:
     """What should run for ``app`` at ``release``; None while the app has no build."""
-    return spec_for(db, app, release.version, release.build, release.config)
+    return spec_for(db, app, release.version, release.build, release.config, image=release.image)
 
 
-def spec_for(db: Session, app: App, version: int, build, config, structure: dict | None = None) -> ReleaseSpec | None:
-    """The spec of ``build`` + ``config`` at ``version`` (``structure``: scale other than the app's)."""
+def spec_for(db: Session, app: App, version: int, build, config, structure: dict | None = None,
+             image: str | None = None) -> ReleaseSpec | None:
+    """The spec of ``build`` + ``config`` at ``version`` (``structure``: scale other than the app's;
+    ``image``: the one a predeploy script made of the build's)."""
     if build is None:
         return None
     domains = tuple(db.scalars(select(Domain.domain).where(Domain.app_id == app.id).order_by(Domain.domain)))
     scale = dict(app.structure or {}) if structure is None else dict(structure)
-    return ReleaseSpec(app=app.name, version=version, **build.spec_fields(), config=config.values, scale=scale,
+    fields = {**build.spec_fields(), **({"image": image} if image else {})}
+    return ReleaseSpec(app=app.name, version=version, **fields, config=config.values, scale=scale,
                        limits=limits(config.memory, config.cpu), healthcheck=healthcheck(config.values),
+                       checks=app_checks(build),
                        domains=domains, routing=routing(config.values), tags=dict(config.tags or {}))
 
 
@@ -98,9 +108,10 @@ class Outcome:
 class Deployer:
     """The controller's hands on the scheduler: specs from rows in, outcomes and events out."""
 
-    def __init__(self, scheduler: SchedulerBackend, events: EventLog):
+    def __init__(self, scheduler: SchedulerBackend, events: EventLog, settings=None):
         self.scheduler = scheduler
         self.events = events
+        self.settings = settings  # the release phase's: its timeout, the registry a predeploy pushes to
 
     def check_fits(self, spec: ReleaseSpec | None) -> None:
         """Refuse (409, nothing written yet) a change whose processes cannot be placed on the hosts."""

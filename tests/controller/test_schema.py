@@ -17,7 +17,7 @@ def settings(tmp_path):
 
 
 def test_the_controller_refuses_an_empty_database(settings):
-    with pytest.raises(db.SchemaError, match=r"is at schema revision none, this controller needs 0003: "
+    with pytest.raises(db.SchemaError, match=r"is at schema revision none, this controller needs 0004: "
                                              r"run `deisctl migrate`"):
         create_app(settings)
 
@@ -34,7 +34,7 @@ def test_the_controller_refuses_an_older_revision_and_starts_once_migrated(setti
     with engine.begin() as conn:
         command.upgrade(db.alembic_config(conn), "0001")
     engine.dispose()
-    with pytest.raises(db.SchemaError, match="is at schema revision 0001, this controller needs 0003"):
+    with pytest.raises(db.SchemaError, match="is at schema revision 0001, this controller needs 0004"):
         create_app(settings)
     db.upgrade(settings.database_url)
     client = create_app(settings).test_client()
