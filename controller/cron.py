@@ -224,7 +224,7 @@ def run_job(name, job_id):
     app = app_for_user(name)
     release = releases.serving(session(), app)
     if release is None or release.build is None:
-        raise Conflict(f"{app.name} has no serving release yet: push code or pull an image first")
+        raise Conflict(f"{app.name} has no build serving yet: push code or pull an image first")
     jobs = {job["id"]: job for job in jobs_of(release)}
     if not JOB_ID.fullmatch(job_id) or job_id not in jobs:
         known = ", ".join(sorted(jobs)) or "none: app.json has no cron section"

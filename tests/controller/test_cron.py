@@ -297,3 +297,22 @@ def test_a_queued_manual_run_starts_whatever_the_policy(tmp_path, redis):
     assert record["last_run"] == run and record["last_exit_code"] == 3
     assert f"run {gone} not started: no such job in the serving release (deployed since it was asked for)" \
         in platform.cron_lines("hand")
+
+
+# -- the API's answers to bad input (a controller without a scheduler: nothing reaches Redis) ---------------
+
+def test_cron_api_refuses_unknown_jobs_and_apps_without_a_release(controller):
+    from tests.controller.helpers import assert_error, new_app, new_user, pull
+
+    _, api = new_user(controller)
+    app = new_app(controller, api)
+    url = f"{controller.url}/v1/apps/{app}/cron"
+    assert api.get(url).json() == {"count": 0, "release": 1, "results": []}  # v1: no build
+    assert_error(api.post(f"{url}/{JOB_ID}/run"), 409, f"{app} has no build serving yet")
+    pull(controller, api, app)
+    assert api.get(url).json()["results"] == []
+    for bad in ("0123456789", "nope", "..%2F..%2Fx", "a" * 300, "%00"):
+        assert_error(api.post(f"{url}/{bad}/run"), 404, "no cron job", "jobs: none: app.json has no cron section")
+    _, stranger = new_user(controller, "other")
+    assert_error(stranger.get(url), 404)
+    assert_error(stranger.post(f"{url}/{JOB_ID}/run"), 404)
