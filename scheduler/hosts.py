@@ -84,9 +84,9 @@ class Host:
             raise HostError(self.name, "publishing a web port", f"every port of {low}-{high} is in use")
         return random.choice(free)
 
-    def _create(self, plan: ContainerPlan, port: int | None):
+    def _create(self, plan: ContainerPlan, port: int | None, **options):
         hardening = plan.hardening
-        kwargs = {}
+        kwargs = dict(options)  # stdin_open, tty: an attached one-off (run_attached)
         if port is not None:
             kwargs["ports"] = {f"{plan.port}/tcp": (self.address, port)}
         if plan.memory:
@@ -208,11 +208,35 @@ class Host:
             raise HostError(self.name, f"waiting for {container_id[:12]}", _explain(exc)) from exc
         return int(result.get("StatusCode", -1))
 
-    def kill(self, container_id: str) -> None:
+    def kill(self, container_id: str, signal: str | None = None) -> None:
+        """SIGKILL, or ``signal`` (e.g. ``SIGINT``)."""
         try:
-            self.client.api.kill(container_id)
+            self.client.api.kill(container_id, signal=signal)
         except docker.errors.APIError:
             pass  # already stopped or gone
+
+    def run_attached(self, plan: ContainerPlan, tty: bool):
+        """Create a container with its stdin open (and a TTY if ``tty``), attach to its stdin, stdout and
+        stderr, then start it; return the :class:`Container` and the attached socket (raw, blocking). It
+        is attached before it starts, so that no output is missed."""
+        container = self._create(plan, None, stdin_open=True, tty=tty)
+        try:
+            sock = self.client.api.attach_socket(container.id, params={"stdin": 1, "stdout": 1, "stderr": 1,
+                                                                       "stream": 1})
+            container.start()
+        except ENGINE_ERRORS as exc:
+            self.remove(container.id)
+            raise HostError(self.name, f"starting {plan.name}", _explain(exc)) from exc
+        return self.inspect(container.id) or from_attrs(container.attrs, self.name, self.address), sock
+
+    def resize(self, container_id: str, cols: int, rows: int) -> None:
+        """Resize the container's TTY."""
+        try:
+            self.client.api.resize(container_id, height=rows, width=cols)
+        except docker.errors.APIError:
+            pass  # not running (yet, or any more)
+        except ENGINE_ERRORS as exc:
+            raise HostError(self.name, f"resizing the TTY of {container_id[:12]}", _explain(exc)) from exc
 
 
 def _explain(exc: Exception) -> str:

@@ -18,6 +18,7 @@ from scheduler.containers import Container
 from scheduler.oneoff import BeforeRemove, OnStart
 from scheduler.placement import Slot
 from scheduler.scheduler import DeployResult, ProcessStatus
+from scheduler.session import OneoffSession
 from scheduler.spec import ReleaseSpec
 
 Progress = Callable[[str], None]
@@ -64,6 +65,16 @@ class SchedulerBackend(Protocol):
         """``deis run``: ``command`` in a one-off container of ``spec``; its output to ``output``;
         returns its exit code (124 after ``timeout``). ``on_start``, ``before_remove``: see
         :func:`scheduler.oneoff.run_oneoff`."""
+
+    def session(self, spec: ReleaseSpec, command: str | Sequence[str], *, tty: bool = False,
+                size: tuple[int, int] | None = None, ttl: float = 86400) -> OneoffSession:
+        """``deis run`` attached: ``command`` in a one-off container of ``spec`` with its stdin open (a
+        TTY of ``size`` = (cols, rows) if ``tty``); the session streams stdin, output, resizes and
+        signals and removes the container when closed (see :mod:`scheduler.session`)."""
+
+    def detach(self, spec: ReleaseSpec, command: str | Sequence[str], *, ttl: float = 86400) -> Container:
+        """``deis run --detach``: ``command`` in the background (its output in ``logs``, as
+        ``app[run.<num>]``), removed ``ttl`` seconds later; returns the container started."""
 
     def logs(self, app: str, lines: int | None = 100, follow: bool = False,
              stop: threading.Event | None = None) -> Iterator[str]:

@@ -20,12 +20,14 @@ from scheduler.errors import InvalidSpec, Superseded
 from scheduler.placement import Slot, converge, place
 from scheduler.scheduler import DeployResult, ProcessStatus, describe_scale, process_state, restart_filter, \
     upstreams_of
+from scheduler.session import SIGNALS, STDOUT
 from scheduler.spec import ReleaseSpec, memory_bytes
 from scheduler.spread import HostInfo
 
 Progress = Callable[[str], None]
 OnLive = Callable[[], None]
-OPERATIONS = ("deploy", "scale", "restart", "destroy", "slots_for", "status", "run", "logs", "events")  # fail()
+OPERATIONS = ("deploy", "scale", "restart", "destroy", "slots_for", "status", "run", "session", "detach",
+              "logs", "events")  # fail()
 
 
 class MemoryScheduler:
@@ -39,7 +41,8 @@ class MemoryScheduler:
         self.calls: list[tuple] = []  # (operation, app, version or argument)
         self.output: dict[str, list[str]] = {}  # app -> log lines (tests append)
         self.event_lines: dict[str, list[str]] = {}
-        self.run_result: tuple[bytes, int] = (b"", 0)  # what `run` writes and returns
+        self.run_result: tuple[bytes, int] = (b"", 0)  # what `run` writes and returns (sessions too)
+        self.sessions: list[MemorySession] = []  # attached one-offs, newest last
         self._failures: dict[str, list[BaseException]] = {}
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
@@ -124,6 +127,25 @@ class MemoryScheduler:
             output(data)
         return exit_code
 
+    def session(self, spec: ReleaseSpec, command: str | Sequence[str], *, tty: bool = False,
+                size: tuple[int, int] | None = None, ttl: float = 86400) -> "MemorySession":
+        self._call("session", spec.app, command)
+        data, exit_code = self.run_result
+        session = MemorySession(container_name(spec.app, spec.version, ONEOFF_TYPE, next(self._ids)), data,
+                                exit_code, tty, size)
+        self.sessions.append(session)
+        return session
+
+    def detach(self, spec: ReleaseSpec, command: str | Sequence[str], *, ttl: float = 86400) -> Container:
+        self._call("detach", spec.app, command)
+        num = 1000 + next(self._ids)
+        container = Container(id=f"{num:012x}", name=container_name(spec.app, spec.version, ONEOFF_TYPE, num),
+                              host=next(iter(self.hosts)), app=spec.app, version=spec.version, type=ONEOFF_TYPE,
+                              num=num, status="running")
+        with self._lock:
+            self.containers.setdefault(spec.app, []).append(container)
+        return container
+
     def logs(self, app: str, lines: int | None = 100, follow: bool = False,
              stop: threading.Event | None = None) -> Iterator[str]:
         self._call("logs", app, lines)
@@ -188,6 +210,49 @@ class MemoryScheduler:
             app=spec.app, version=spec.version, type=slot.type, num=slot.num, status="running",
             address=f"{slot.host}:{20000 + number}" if slot.type == spec.web_type else None,
             labels={LABEL_MEMORY: str(memory_bytes(limit))} if limit else {})
+
+
+class MemorySession:
+    """An attached one-off of the twin (:class:`scheduler.session.OneoffSession`'s interface): its output is
+    ``run_result``; what it is sent (stdin, its end, sizes, signals) is kept for tests to look at."""
+
+    def __init__(self, name: str, data: bytes, exit_code: int, tty: bool, size: tuple[int, int] | None):
+        self.name, self.tty, self.sizes = name, tty, [size] if size else []
+        self._data, self._exit_code = data, exit_code
+        self.stdin, self.stdin_closed, self.signals, self.closed = bytearray(), False, [], False
+
+    def output(self) -> Iterator[tuple[int, bytes]]:
+        if self._data:
+            yield STDOUT, self._data
+
+    def write(self, data: bytes) -> None:
+        self.stdin += data
+
+    def close_stdin(self) -> None:
+        self.stdin_closed = True
+
+    def resize(self, cols: int, rows: int) -> None:
+        self.sizes.append((cols, rows))
+
+    def signal(self, name: str) -> None:
+        if name not in SIGNALS:
+            raise InvalidSpec("signal", name, f"expected one of {', '.join(sorted(SIGNALS))}")
+        self.signals.append(name)
+
+    def kill(self) -> None:
+        self.signals.append("KILL")
+
+    def wait(self) -> int:
+        return self._exit_code
+
+    def close(self) -> None:
+        self.closed = True
+
+    def __enter__(self) -> "MemorySession":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 def _ignore(line: str) -> None:

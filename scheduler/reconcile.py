@@ -27,6 +27,7 @@ from scheduler.deathwatch import DeathWatch
 from scheduler.errors import DeployError, SchedulerError
 from scheduler.placement import converge
 from scheduler.scheduler import Progress, Scheduler
+from scheduler.session import sweep
 from scheduler.spec import ReleaseSpec
 from scheduler.state import CrashRecord
 
@@ -166,6 +167,7 @@ def run_loop(scheduler: Scheduler, desired: Callable[[], Iterable[ReleaseSpec]],
         while not stop.is_set():
             try:
                 report = reconcile_once(scheduler, desired(), progress)
+                sweep(scheduler.live_hosts().values())  # one-offs past their deadline (deis run)
                 if report.errors:
                     log.warning("reconcile errors: %s", "; ".join(report.errors))
             except Exception:  # noqa: BLE001 - the loop must survive a bad round (engine restarting, DB busy)

@@ -26,6 +26,7 @@ from scheduler.networks import AddressPool
 from scheduler.oneoff import run_oneoff
 from scheduler.placement import Slot, converge, place
 from scheduler.pool import HostPool
+from scheduler.session import OneoffSession, start_detached, start_session, sweep
 from scheduler.spec import PROCESS_TYPE, ReleaseSpec, memory_bytes
 from scheduler.state import SchedulerState
 
@@ -237,6 +238,21 @@ class Scheduler:
         """``deis run``: run ``command`` in a one-off container of ``spec``; return its exit code."""
         host = next(iter(self.hosts.values()))
         return run_oneoff(host, spec, command, output, timeout, self.hardening, on_start, before_remove)
+
+    def session(self, spec: ReleaseSpec, command: str | Sequence[str], *, tty: bool = False,
+                size: tuple[int, int] | None = None, ttl: float = 86400) -> OneoffSession:
+        """``deis run`` attached: ``command`` in a one-off container of ``spec`` with its stdin open (a TTY of
+        ``size`` = (cols, rows) if ``tty``), on the host ``run`` uses; removed by a sweep after ``ttl``
+        seconds if its session never ends. See :mod:`scheduler.session`."""
+        host = next(iter(self.hosts.values()))
+        return start_session(host, spec, command, tty=tty, size=size, ttl=ttl, hardening=self.hardening)
+
+    def detach(self, spec: ReleaseSpec, command: str | Sequence[str], *, ttl: float = 86400) -> Container:
+        """``deis run --detach``: ``command`` in the background, output to ``logs``, removed after ``ttl``
+        seconds (expired one-offs of the host are swept first)."""
+        host = next(iter(self.hosts.values()))
+        sweep([host])
+        return start_detached(host, spec, command, ttl=ttl, hardening=self.hardening)
 
     def deployed_version(self, app: str) -> int | None:
         """The release the router was last switched to for ``app`` (None: never deployed)."""

@@ -29,6 +29,7 @@ from scheduler.hosts import Host
 from scheduler.oneoff import run_oneoff
 from scheduler.placement import Slot
 from scheduler.scheduler import DeployResult, ProcessStatus, platform_id
+from scheduler.session import OneoffSession, start_detached, start_session, sweep
 from scheduler.spec import ReleaseSpec, memory_bytes
 from scheduler.state import SchedulerState
 
@@ -368,6 +369,16 @@ class SwarmScheduler:
             timeout: float | None = None, on_start=None, before_remove=None) -> int:
         """One-off processes are plain containers on the manager (Swarm has no one-off tasks)."""
         return run_oneoff(self.manager, spec, command, output, timeout, self.hardening, on_start, before_remove)
+
+    def session(self, spec: ReleaseSpec, command: str | Sequence[str], *, tty: bool = False,
+                size: tuple[int, int] | None = None, ttl: float = 86400) -> OneoffSession:
+        """``deis run`` attached: a plain container on the manager, like ``run``."""
+        return start_session(self.manager, spec, command, tty=tty, size=size, ttl=ttl, hardening=self.hardening)
+
+    def detach(self, spec: ReleaseSpec, command: str | Sequence[str], *, ttl: float = 86400) -> Container:
+        """``deis run --detach`` on the manager (no reconcile loop runs for Swarm: each new one sweeps)."""
+        sweep([self.manager])
+        return start_detached(self.manager, spec, command, ttl=ttl, hardening=self.hardening)
 
 
 def _same_template(task_spec: dict, template: dict) -> bool:
