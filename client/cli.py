@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from client import apps, auth, cron, hosts, processes, releases  # noqa: F401 - importing registers their commands
+from client import apps, auth, cron, hosts, processes, releases, run  # noqa: F401 - importing registers their commands
 from client.base import cli
 from client.errors import ClientError
 

@@ -1,8 +1,6 @@
-"""deis ps, ps:restart, logs, run, open, healthchecks:*."""
+"""deis ps, ps:restart, logs, open, healthchecks:* (deis run: client.run)."""
 from __future__ import annotations
 
-import json
-import shlex
 import sys
 import webbrowser
 from urllib.parse import quote
@@ -81,32 +79,6 @@ def logs(app, lines, follow):
         pass
     finally:
         response.close()
-
-
-@cli.command("run", context_settings={"ignore_unknown_options": True})
-@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
-@app_option
-def run(command, app):
-    """Run a one-off command in a container of the current release: deis run -- python manage.py migrate"""
-    _, path = _path(app, "/run")
-    # One argument is a command line as typed ('echo $GREETING'); several keep their boundaries.
-    line = command[0] if len(command) == 1 else shlex.join(command)
-    response = _stream("POST", path, json={"command": line})
-    result = {}
-    for line in response.iter_lines():
-        if not line:
-            continue
-        message = json.loads(line)
-        if "output" in message:
-            sys.stdout.write(message["output"])
-            sys.stdout.flush()
-        else:
-            result = message
-    if "error" in result:
-        raise ClientError(result["error"])
-    if "exit_code" not in result:
-        raise ClientError("the run ended without an exit code (controller connection lost?)")
-    sys.exit(result["exit_code"])
 
 
 @cli.command("open")

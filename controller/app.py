@@ -44,10 +44,13 @@ def create_app(settings: platform_settings.Settings | None = None) -> Flask:
         app.extensions["deis_deploys"] = Deploys(Redis.from_url(settings.redis_url))
 
     from controller import (apps, auth, builds, config, containers, cron, deploys, domains, hooks, hosts, keys,
-                            limits, perms, releases, scale, tags, users)
-    for module in (auth, keys, apps, config, builds, releases, deploys, scale, containers, cron, domains, limits,
-                   tags, perms, users, hooks, hosts):
+                            limits, perms, releases, runs, scale, tags, users)
+    for module in (auth, keys, apps, config, builds, releases, deploys, scale, containers, runs, cron, domains,
+                   limits, tags, perms, users, hooks, hosts):
         app.register_blueprint(module.bp, url_prefix="/v1")
+    # deis run's WebSockets (flask-sock: under gunicorn's gthread worker a session holds one thread)
+    app.config["SOCK_SERVER_OPTIONS"] = {"max_message_size": runs.MAX_MESSAGE}
+    runs.sock.init_app(app)
 
     @app.get("/healthz")
     def healthz():

@@ -1,21 +1,17 @@
-"""Running processes: ``deis ps``, ``ps:restart``, ``logs`` and ``run`` (one-off containers)."""
+"""Running processes: ``deis ps``, ``ps:restart`` and ``logs`` (``deis run``: :mod:`controller.runs`)."""
 from __future__ import annotations
 
-import json
 import threading
 from dataclasses import asdict
 
 from flask import Blueprint, Response, current_app, request
 
 from controller import deploys, releases
-from controller.access import app_for_user, body, optional_body, session
+from controller.access import app_for_user, optional_body, session
 from controller.errors import BadRequest, Conflict
-from controller.scheduling import release_spec
-from scheduler.errors import SchedulerError
 
 bp = Blueprint("containers", __name__)
 MAX_LOG_LINES = 10_000
-RUN_TIMEOUT = 3600
 
 
 def _deployer():
@@ -79,40 +75,3 @@ def logs(name):
 
     return Response(stream(), mimetype="text/plain")
 
-
-@bp.post("/apps/<name>/run")
-def run(name):
-    """Run a command in a one-off container of the current release; streams JSON lines:
-    ``{"output": "..."}`` as it comes, then ``{"exit_code": N}`` (or ``{"error": "..."}``)."""
-    command = body().get("command")
-    if not isinstance(command, str) or not command.strip() or "\x00" in command:
-        raise BadRequest("command must be a non-empty string")
-    app = app_for_user(name)
-    db = session()
-    release = releases.serving(db, app)
-    if release is None or release.build is None:
-        raise Conflict(f"{app.name} has no build yet: push code or pull an image first")
-    spec = release_spec(db, app, release)
-    deployer = _deployer()
-    deployer.events.record(app.name, f"run {command!r} on v{release.version}")
-
-    def stream():
-        chunks: list[bytes] = []
-        done = threading.Event()
-        result = {}
-
-        def work():
-            try:
-                result["exit_code"] = deployer.scheduler.run(spec, command, chunks.append, timeout=RUN_TIMEOUT)
-            except SchedulerError as exc:
-                result["error"] = str(exc)
-            finally:
-                done.set()
-
-        threading.Thread(target=work, daemon=True).start()
-        while not done.wait(0.1) or chunks:
-            while chunks:
-                yield json.dumps({"output": chunks.pop(0).decode("utf-8", "replace")}) + "\n"
-        yield json.dumps(result) + "\n"
-
-    return Response(stream(), mimetype="application/x-ndjson")

@@ -248,7 +248,7 @@ def test_garbage_to_every_route_answers_4xx_and_changes_nothing(live_platform, d
                          "web.2", "web.0", "web.٣"]], field="target")
     for params in [{"lines": v} for v in ["-1", "abc", "1e3", "99999999999", "", "\x00", "٣", "10001"]]:
         corpus.send("GET", f"/apps/{app}/logs", params=params)
-    corpus.post_each(f"/apps/{app}/run", [{"command": v} for v in WRONG_TYPES + ["", " ", "\x00", "a\x00b"]]
+    corpus.post_each(f"/apps/{app}/run/detached", [{"command": v} for v in WRONG_TYPES + ["", " ", "\x00", "a\x00b"]]
                      + [{"cmd": "true"}])
 
     # deploys (their log)
@@ -275,7 +275,7 @@ def test_garbage_to_every_route_answers_4xx_and_changes_nothing(live_platform, d
     # wrong methods
     for path in ["/apps", f"/apps/{app}", f"/apps/{app}/config", f"/apps/{app}/releases", f"/apps/{app}/scale",
                  f"/apps/{app}/limits", f"/apps/{app}/tags", f"/apps/{app}/domains", "/keys", "/hosts", "/users",
-                 f"/apps/{app}/run", f"/apps/{app}/containers", "/auth/login"]:
+                 f"/apps/{app}/run/detached", f"/apps/{app}/containers", "/auth/login"]:
         for method in ["PUT", "PATCH", "OPTIONS", "TRACE"]:
             corpus.send(method, path, json_body={"a": 1}, change=False)
 
