@@ -4,8 +4,8 @@ Every :data:`INTERVAL` seconds it reads each app's serving release, asks :func:`
 which tick of each cron job to handle, claims it in Redis and starts the job as a one-off container of
 that release, in a thread of its own (a long job never holds up the others). Between rounds it takes the
 runs queued by ``deis cron:run``. Each run's output and its start and exit are lines of ``deis logs``,
-tagged ``app[cron.<id>]``. A run is killed after :data:`controller.containers.RUN_TIMEOUT` seconds (an
-hour, as ``deis run``: exit code 124). When the component stops (``deisctl down``) it kills its runs
+tagged ``app[cron.<id>]``. A run is killed after :data:`RUN_TIMEOUT` seconds (an hour; its exit code
+is then 124): a job stuck for that long would pile up behind an every-minute schedule. When the component stops (``deisctl down``) it kills its runs
 in progress, so no container outlives the process that follows its output and timeout.
 """
 from __future__ import annotations
@@ -24,13 +24,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from controller import cron, releases
-from controller.containers import RUN_TIMEOUT
 from controller.models import App
 from controller.scheduling import release_spec
 from scheduler.errors import SchedulerError
 
 log = logging.getLogger(__name__)
 INTERVAL = 1.0  # seconds between rounds: a tick starts within about a second of its time
+RUN_TIMEOUT = 3600.0  # seconds a run may last before it is killed
 TIMEOUT_EXIT_CODE = 124
 MAX_LINE = 8192  # characters of one logged output line; a longer one is split
 
