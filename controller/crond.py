@@ -5,8 +5,8 @@ which tick of each cron job to handle, claims it in Redis and starts the job as 
 that release, in a thread of its own (a long job never holds up the others). Between rounds it takes the
 runs queued by ``deis cron:run``. Each run's output and its start and exit are lines of ``deis logs``,
 tagged ``app[cron.<id>]``. A run is killed after :data:`RUN_TIMEOUT` seconds (an hour; its exit code
-is then 124): a job stuck for that long would pile up behind an every-minute schedule. When the component stops (``deisctl down``) it kills its runs
-in progress, so no container outlives the process that follows its output and timeout.
+is then 124). When the component stops (``deisctl down``) it kills its runs in progress, so no container
+outlives the process that follows its output and enforces its timeout.
 """
 from __future__ import annotations
 

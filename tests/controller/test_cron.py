@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from redis import Redis
@@ -71,6 +72,20 @@ def test_output_is_logged_line_by_line():
     out(b"\xff")
     out.close()
     assert lines == ["one", "two", "thr\ufffd"]
+
+
+def test_entry_point_imports_and_refuses_to_run_without_a_scheduler(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    def crond(*args, env=None):
+        return subprocess.run([sys.executable, "-m", "controller.crond", *args], env={**os.environ, **(env or {})},
+                              cwd=Path(__file__).resolve().parents[2], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=60)
+
+    assert "--interval" in crond("--help").stdout
+    off = crond(env={"DEIS_HOME": str(tmp_path), "DEIS_SCHEDULER": "off"})
+    assert off.returncode == 2 and "DEIS_SCHEDULER=off" in off.stdout, off.stdout
 
 
 def test_deisctl_starts_the_cron_component_after_the_deployer_unless_the_scheduler_is_off():
