@@ -130,11 +130,17 @@ class CronStore:
         key = f"{PREFIX}tick:{app}:{job}:{int(utc(tick).timestamp())}"
         return bool(self.redis.set(key, str(time.time()), nx=True, ex=CLAIM_TTL))
 
-    def record(self, app: str, job: str) -> dict:
+    def record(self, app: str, job: str, since: datetime | None = None) -> dict:
         """last_tick, last_start, last_release, last_run, last_exit_code, last_duration, last_finished
-        (what is known; the exit code is null when the run could not start)."""
+        (what is known; the exit code is null when the run could not start). ``since``: the app's
+        creation; older records are of a destroyed app of the same name, and none of this one's."""
         raw = self.redis.hgetall(self._job(app, job))
-        return {k.decode(): json.loads(v) for k, v in raw.items()}
+        record = {k.decode(): json.loads(v) for k, v in raw.items()}
+        latest = max(filter(None, (parse_iso(record.get("last_tick")), parse_iso(record.get("last_start")))),
+                     default=None)
+        if since is not None and latest is not None and latest < utc(since):
+            return {}
+        return record
 
     def handled(self, app: str, job: str, tick: datetime) -> None:
         self.redis.hset(self._job(app, job), "last_tick", json.dumps(iso(tick)))
@@ -208,7 +214,7 @@ def list_jobs(name):
     now = datetime.now(timezone.utc)
     results = []
     for job in jobs:
-        record = store.record(app.name, job["id"])
+        record = store.record(app.name, job["id"], since=app.created)
         results.append({**job, "next_run": iso(next_tick(job["schedule"], now)),
                         "last_run": record.get("last_start"), "last_run_id": record.get("last_run"),
                         "last_release": record.get("last_release"),

@@ -85,7 +85,7 @@ class Crond:
         return started
 
     def _handle(self, db: Session, app: App, release, job: dict, now: datetime) -> str | None:
-        record = self.store.record(app.name, job["id"])
+        record = self.store.record(app.name, job["id"], since=app.created)
         last = cron.parse_iso(record.get("last_tick"))
         # A job never handled counts from its release (or the deadline, if older): a tick before the job
         # existed is not owed.

@@ -140,6 +140,14 @@ def test_runs_in_progress_lapse_without_a_heartbeat(redis):
     assert store.running("app", "job") == []
 
 
+def test_records_of_a_destroyed_app_of_the_same_name_are_not_the_new_ones(redis):
+    store = cron.CronStore(redis)
+    store.handled("reborn", "job", at(0))
+    store.started("reborn", "job", "old", 7, at(0, 1))
+    assert store.record("reborn", "job", since=at(1)) == {}  # the app was created after them
+    assert store.record("reborn", "job", since=at(-1))["last_run"] == "old"
+
+
 # -- rounds of the component: a real database, real Redis, the scheduler's twin ---------------------------
 
 class Platform:
