@@ -97,7 +97,8 @@ class Crond:
             skipped = due.missed + (0 if due.run else 1)
             more = "+" if due.missed >= cron.MAX_MISSED_COUNT else ""
             self._event(app.name, job["id"], f"skipped {skipped}{more} run(s) missed after {cron.iso(last)}: "
-                                             f"more than {self.deadline:g} s late (the cron component was not running)")
+                                             f"more than {self.deadline:g} s late (the cron component was down, "
+                                             "or the job was not in the serving release)")
         run = None
         if due.run and self.store.claim(app.name, job["id"], due.tick):
             run = self.start(app.name, release.version, release_spec(db, app, release), job,

@@ -56,7 +56,9 @@ def diagnosis(platform, work) -> str:
         log.read_text(errors="replace")[-4000:] if log.exists() else "(none)")
 
 
-def wait_for_tick(platform, work, tick: str, timeout: float) -> dict | None:
+def wait_for_tick(platform, work, tick: str) -> dict | None:
+    """The run of ``tick``, waiting until 20 s after it."""
+    timeout = (datetime.fromisoformat(tick.replace("Z", "+00:00")) - now()).total_seconds() + 20
     return wait_until(lambda: next((r for r in runs(platform, work) if f"tick {tick}" in r["reason"]), None),
                       timeout, interval=1)
 
@@ -91,7 +93,7 @@ def test_cron_jobs_run_once_per_tick_across_a_redeploy_and_a_restart(live_platfo
 
     # The first boundary after the push runs on v2.
     first = boundaries(serving_at, serving_at + timedelta(minutes=1))[0]
-    run = wait_for_tick(platform, work, first, (datetime.fromisoformat(first[:-1] + "+00:00") - now()).total_seconds() + 20)
+    run = wait_for_tick(platform, work, first)
     assert run and run["version"] == "2", diagnosis(platform, work)
 
     # Redeploy (v3) and restart the cron component before the next boundary.
@@ -104,7 +106,7 @@ def test_cron_jobs_run_once_per_tick_across_a_redeploy_and_a_restart(live_platfo
     platform.deisctl("up").ok()
     assert read_pid(pidfile) not in (None, pid)
     second = boundaries(redeployed_at, redeployed_at + timedelta(minutes=1))[0]
-    run = wait_for_tick(platform, work, second, (datetime.fromisoformat(second[:-1] + "+00:00") - now()).total_seconds() + 20)
+    run = wait_for_tick(platform, work, second)
     assert run and run["version"] == "3", diagnosis(platform, work)
     assert wait_until(lambda: any(line.endswith("cron-tick v3") for line in cron_lines(platform, work)), 15)
 
