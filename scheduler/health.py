@@ -1,4 +1,9 @@
-"""Is a new web container ready for traffic? Port probe, then the app's optional HTTP check."""
+"""Is a new container ready? Port probe, then the app's HTTP checks; does a new process stay up?
+
+One code path sends every HTTP check (:func:`http_get`): the HEALTHCHECK_* config check
+(:func:`wait_healthy`), app.json's startup/readiness checks at the cutover (:func:`run_check`) and its
+liveness checks in the reconcile loop (:func:`attempt`). :func:`wait_uptime` is the start check.
+"""
 from __future__ import annotations
 
 import http.client
@@ -7,13 +12,14 @@ import time
 from typing import Callable
 
 from scheduler.errors import SchedulerError
-from scheduler.spec import HealthCheck
+from scheduler.spec import Check, HealthCheck
 
 # Docker's userland proxy accepts on the published port even when nothing listens inside the
 # container, then closes at once; a connection that stays open this long reached the app.
 PROBE_SETTLE = 0.1
 PORT_POLL_INTERVAL = 0.05
 ALIVE_CHECK_INTERVAL = 0.25
+MAX_BODY = 1 << 20  # bytes of an answer searched for a check's content
 
 
 class Unhealthy(SchedulerError):
@@ -38,21 +44,88 @@ def port_accepts(address: str, settle: float = PROBE_SETTLE) -> bool:
         return False
 
 
-def http_check(address: str, hostname: str, check: HealthCheck) -> tuple[bool, str]:
-    """Send ``GET check.path`` with ``Host: hostname``; healthy when the status matches."""
+def http_get(address: str, hostname: str, path: str, timeout: float) -> tuple[int, bytes]:
+    """``GET path`` from ``host:port`` with ``Host: hostname``: the status and the first
+    :data:`MAX_BODY` bytes of the body. Raises ``OSError`` or ``http.client.HTTPException``."""
     host, _, port = address.rpartition(":")
-    conn = http.client.HTTPConnection(host.strip("[]"), int(port), timeout=check.timeout)
+    conn = http.client.HTTPConnection(host.strip("[]"), int(port), timeout=timeout)
     try:
-        conn.request("GET", check.path, headers={"Host": hostname, "User-Agent": "deis-healthcheck"})
+        conn.request("GET", path, headers={"Host": hostname, "User-Agent": "deis-healthcheck"})
         response = conn.getresponse()
-        response.read()
-    except (OSError, http.client.HTTPException) as exc:
-        return False, f"GET {check.path} failed: {exc or type(exc).__name__}"
+        return response.status, response.read(MAX_BODY)
     finally:
         conn.close()
-    if response.status != check.status:
-        return False, f"GET {check.path} answered {response.status}, expected {check.status}"
-    return True, f"GET {check.path} answered {response.status}"
+
+
+def http_check(address: str, hostname: str, check: HealthCheck) -> tuple[bool, str]:
+    """Send ``GET check.path`` with ``Host: hostname``; healthy when the status matches."""
+    try:
+        status, _ = http_get(address, hostname, check.path, check.timeout)
+    except (OSError, http.client.HTTPException) as exc:
+        return False, f"GET {check.path} failed: {exc or type(exc).__name__}"
+    if status != check.status:
+        return False, f"GET {check.path} answered {status}, expected {check.status}"
+    return True, f"GET {check.path} answered {status}"
+
+
+def attempt(address: str | None, hostname: str, check: Check) -> tuple[bool, str]:
+    """One try of an app.json path check, as Dokku's checker judges it: any 2xx or 3xx answer (a
+    redirect is not followed) whose body contains ``check.content``, within ``check.timeout``."""
+    if address is None:
+        return False, "the container has no address"
+    try:
+        status, body = http_get(address, hostname, check.path, check.timeout)
+    except (OSError, http.client.HTTPException) as exc:
+        return False, f"GET {check.path} failed: {exc or type(exc).__name__}"
+    if not 200 <= status < 400:
+        return False, f"GET {check.path} answered {status}"
+    if check.content is not None and check.content.encode() not in body:
+        return False, f"GET {check.path} answered {status} but {check.content!r} was not in the body"
+    return True, f"GET {check.path} answered {status}"
+
+
+def run_check(address: Callable[[], str | None], hostname: str, check: Check, ptype: str, started: float,
+              alive: Callable[[], tuple[bool, str]]) -> str:
+    """Run an app.json path check on a new container, as Dokku does: the first try ``initial_delay``
+    seconds after ``started`` (``time.monotonic()`` when the container started), then up to
+    ``attempts`` tries ``wait`` seconds apart. Returns the last observation; raises :class:`Unhealthy`
+    naming the check ("web check 'root': GET / answered 503 (attempt 3 of 3)"), or saying the
+    container stopped meanwhile."""
+    _sleep_alive(started + check.initial_delay - time.monotonic(), alive)
+    for number in range(1, check.attempts + 1):
+        ok, observation = attempt(address(), hostname, check)
+        if ok:
+            return observation
+        if number < check.attempts:
+            _sleep_alive(check.wait, alive)
+    raise Unhealthy(f"{ptype} check {check.name!r}: {observation} (attempt {number} of {check.attempts})")
+
+
+def wait_uptime(seconds: float, started: float, alive: Callable[[], tuple[bool, str]]) -> None:
+    """The start check: return once the container has been up ``seconds`` since ``started``
+    (``time.monotonic()``); :class:`Unhealthy` ("exited with code 1 within 3s of starting") if it stops."""
+    deadline = started + seconds
+    while True:
+        running, description = alive()
+        if not running:
+            raise Unhealthy(f"{description} within {seconds:g}s of starting")
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return
+        time.sleep(min(ALIVE_CHECK_INTERVAL, remaining))
+
+
+def _sleep_alive(seconds: float, alive: Callable[[], tuple[bool, str]]) -> None:
+    """Sleep ``seconds``, polling ``alive()``: a container that stops meanwhile fails at once."""
+    deadline = time.monotonic() + seconds
+    while True:
+        running, description = alive()
+        if not running:
+            raise Unhealthy(f"container {description}")
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return
+        time.sleep(min(ALIVE_CHECK_INTERVAL, remaining))
 
 
 def wait_healthy(address: Callable[[], str | None], hostname: str, check: HealthCheck | None, timeout: float,

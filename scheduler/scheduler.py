@@ -1,8 +1,9 @@
 """Converge an app's containers to a release: deploy, scale, restart, status, destroy.
 
 Every change runs under the app's lock and follows one cutover: start the new containers, wait until
-the web ones are healthy, switch the router to the new set, drain, then stop what was replaced.
-If the new containers fail, they are removed and the old ones keep serving.
+the web ones are healthy (and every new one has passed its start check), switch the router to the new
+set, drain, then stop what was replaced. If the new containers fail, they are removed and the old ones
+keep serving.
 """
 from __future__ import annotations
 
@@ -20,14 +21,14 @@ from scheduler import logs as app_logs
 from scheduler.containers import (DEFAULT_HARDENING, ONEOFF_TYPE, Container, Hardening, container_name,
                                   memory_limit, plan_process, reserved_memory)
 from scheduler.errors import DeployError, HostError, InvalidSpec, SchedulerError, Superseded
-from scheduler.health import Unhealthy, wait_healthy
+from scheduler.health import Unhealthy, run_check, wait_healthy, wait_uptime
 from scheduler.hosts import Host
 from scheduler.networks import AddressPool
 from scheduler.oneoff import run_oneoff
 from scheduler.placement import Slot, converge, place
 from scheduler.pool import HostPool
 from scheduler.session import OneoffSession, start_detached, start_session, sweep
-from scheduler.spec import PROCESS_TYPE, ReleaseSpec, memory_bytes
+from scheduler.spec import GATING_TYPES, PROCESS_TYPE, ReleaseSpec, memory_bytes
 from scheduler.state import SchedulerState
 
 log = logging.getLogger(__name__)
@@ -67,11 +68,14 @@ class Scheduler:
 
     def __init__(self, hosts: Sequence[Host] | HostPool, router, state_dir: Path | str, domain: str, *,
                  health_timeout: float = 30.0, drain_seconds: float = 2.0, stop_timeout: float = 10.0,
-                 max_parallel: int = 16, hardening: Hardening = DEFAULT_HARDENING, background_drain: bool = False):
+                 max_parallel: int = 16, hardening: Hardening = DEFAULT_HARDENING, background_drain: bool = False,
+                 start_check: float = 3.0):
         """``hosts``: a fixed list, or a :class:`HostPool` (registered hosts that come and go, with health).
         ``hardening``: what every container gets (default memory limit, pids limit, log rotation).
         ``background_drain``: ``deploy``/``scale`` return once the old containers are handed to a thread
-        that drains and stops them (a deploy worker is free for the next deploy meanwhile)."""
+        that drains and stops them (a deploy worker is free for the next deploy meanwhile).
+        ``start_check``: seconds a new process must stay up before a change counts it as running
+        (see :meth:`ReleaseSpec.start_check`: not the web type's, unless app.json asks)."""
         self.pool = hosts if isinstance(hosts, HostPool) else None
         if self.pool is None and not hosts:
             raise SchedulerError("a scheduler needs at least one host")
@@ -80,6 +84,7 @@ class Scheduler:
         self.state = SchedulerState(state_dir)
         self.domain = domain
         self.health_timeout = health_timeout
+        self.start_check = start_check
         self.drain_seconds = drain_seconds
         self.stop_timeout = stop_timeout
         self.max_parallel = max_parallel
@@ -104,6 +109,7 @@ class Scheduler:
                              local_via_bridge=via_bridge, networks=networks, ports=ports,
                              registry_auth=settings.registry_host_auth)
         kwargs.setdefault("hardening", Hardening.from_settings(settings))
+        kwargs.setdefault("start_check", settings.start_check)
         return cls(hosts, router or Router.from_settings(settings), state_dir, settings.domain, **kwargs)
 
     @property
@@ -363,8 +369,10 @@ class Scheduler:
             progress(f"stopped {c.name}")
 
     def start_processes(self, spec: ReleaseSpec, starts: list[tuple[Slot, str | None]],
-                        progress: Progress) -> list[Container]:
-        """Start containers for ``(slot, name or None)`` pairs and wait for the web ones to be healthy.
+                        progress: Progress, start_check: bool = True) -> list[Container]:
+        """Start containers for ``(slot, name or None)`` pairs, wait for the web ones to be healthy and,
+        with ``start_check``, for each to stay up its start check (:meth:`ReleaseSpec.start_check`); all
+        in parallel, so workers' start checks overlap the web health checks.
 
         On any failure they are all removed and DeployError says why, with the failed one's logs.
         """
@@ -377,11 +385,24 @@ class Scheduler:
             host = self.hosts[slot.host]
             container = host.run(plan_process(spec, slot.type, slot.num, platform, name, self.hardening),
                                  avoid_ports=routed.get(host.address, ()))
+            began = time.monotonic()
             progress(f"started {container.name} on {slot.host}")
+
+            def alive() -> tuple[bool, str]:
+                return self._alive(container)
             if slot.type == spec.web_type:
-                seconds = wait_healthy(lambda: container.address, hostname, spec.healthcheck, self.health_timeout,
-                                       lambda: self._alive(container), port=spec.port)
-                progress(f"{container.name} is healthy ({seconds:.1f}s)")
+                # app.json's startup/readiness checks of the type replace the HEALTHCHECK_* config check;
+                # either way the port must accept connections first (no attempt is spent on a booting app).
+                gating = spec.checks_for(slot.type, *GATING_TYPES)
+                wait_healthy(lambda: container.address, hostname, None if gating else spec.healthcheck,
+                             self.health_timeout, alive, port=spec.port)
+                for check in (c for c in gating if c.path):
+                    run_check(lambda: container.address, hostname, check, slot.type, began, alive)
+                progress(f"{container.name} is healthy ({time.monotonic() - began:.1f}s)")
+            uptime = spec.start_check(slot.type, self.start_check) if start_check else 0.0
+            if uptime:
+                wait_uptime(uptime, began, alive)
+                progress(f"{container.name} stayed up {uptime:g}s")
             return container
 
         results = self._parallel(start_one, starts, return_exceptions=True)

@@ -5,7 +5,8 @@ import pytest
 from scheduler.containers import (Hardening, container_name, from_attrs, from_summary, plan_oneoff, plan_process,
                                   reserved_memory)
 from scheduler.errors import InvalidSpec
-from scheduler.spec import HealthCheck, ReleaseSpec
+from deiscore import appjson
+from scheduler.spec import Check, HealthCheck, ReleaseSpec
 
 
 def spec(**overrides):
@@ -206,3 +207,56 @@ def test_spec_refuses_with_the_apis_words_and_takes_what_the_api_takes():
     assert "hunter2" not in str(refused.value)
     # deis limits:set run=... limits one-off containers: the API takes it, so the spec does too
     assert spec(limits={"run": {"memory": validation.memory("64m"), "cpu": validation.cpu("0.5")}})
+
+
+APP_JSON = """{
+  // Dokku's format: checks per process type
+  "healthchecks": {
+    "web": [{"type": "startup", "name": "root", "path": "/", "content": "ready", "attempts": 2, "wait": 0.5},
+            {"type": "readiness", "path": "/ready", "initialDelay": 1},
+            {"type": "liveness", "name": "alive", "path": "/healthz", "timeout": 2}],
+    "worker": [{"type": "startup", "uptime": 7}]
+  }
+}"""
+
+
+def test_app_json_checks_become_the_specs_checks_with_dokkus_defaults():
+    checks = appjson.normalize(appjson.parse(APP_JSON))["healthchecks"]
+    s = spec(checks=checks)
+    root, ready, alive = s.checks["web"]
+    assert root == Check(type="startup", name="root", path="/", content="ready", attempts=2, wait=0.5)
+    assert (ready.name, ready.initial_delay, ready.attempts, ready.wait, ready.timeout) == ("web check 2", 1, 3, 5, 5)
+    assert s.checks_for("web", "startup", "readiness") == (root, ready)
+    assert s.checks_for("web", "liveness") == (alive,)
+    assert s.checks_for("clock") == ()
+    # the start check: app.json's uptime for its type; the platform's for other types but web
+    assert s.start_check("worker", 3) == 7 and s.start_check("web", 3) == 0
+    assert spec().start_check("worker", 3) == 3
+    web_uptime = spec(checks={"web": [{"type": "startup", "name": "up", "uptime": 4}]})
+    assert web_uptime.start_check("web", 3) == 4
+    data = json.loads(json.dumps(s.as_dict()))
+    assert data["checks"]["web"][0]["content"] == "ready"
+    assert ReleaseSpec.from_dict(data) == s
+    # a spec stored before app.json checks existed loads with none
+    del data["checks"]
+    assert ReleaseSpec.from_dict(data).checks == {}
+
+
+def test_an_images_cmd_web_type_takes_the_web_checks():
+    s = spec(kind="image", procfile={}, scale={"cmd": 1}, limits={},
+             checks={"web": [{"type": "startup", "name": "root", "path": "/"}]})
+    assert s.web_type == "cmd" and [c.name for c in s.checks_for("cmd")] == ["root"]
+
+
+@pytest.mark.parametrize("checks", [
+    {"web": [{"type": "nope"}]}, {"web": [{"path": "health"}]}, {"web": [{"path": "/a b"}]},
+    {"web": [{"content": "x"}]}, {"web": [{"path": "/", "content": ""}]}, {"web": [{"attempts": 0}]},
+    {"web": [{"attempts": 1.5}]}, {"web": [{"attempts": True}]}, {"web": [{"wait": -1}]},
+    {"web": [{"timeout": 0}]}, {"web": [{"initial_delay": 301}]}, {"web": [{"uptime": "3"}]},
+    {"web": [{"type": "liveness"}]}, {"web": [{"retries": 3}]}, {"web": [{"name": ""}]},
+    {"worker": [{"path": "/"}]}, {"Web": []}, {"web": {"path": "/"}}, {"web": "startup"}, {"web": ["/"]},
+    [{"path": "/"}],
+])
+def test_invalid_checks_are_refused(checks):
+    with pytest.raises(InvalidSpec):
+        spec(checks=checks)
