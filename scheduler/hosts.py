@@ -227,7 +227,8 @@ class Host:
         except ENGINE_ERRORS as exc:
             self.remove(container.id)
             raise HostError(self.name, f"starting {plan.name}", _explain(exc)) from exc
-        return self.inspect(container.id) or from_attrs(container.attrs, self.name, self.address), sock
+        # as created (what a session needs: id and name): inspecting now would wait on a command that is exiting
+        return from_attrs(container.attrs, self.name, self.address), sock
 
     def resize(self, container_id: str, cols: int, rows: int) -> None:
         """Resize the container's TTY."""
