@@ -28,7 +28,8 @@ CONNECT_TIMEOUT = 10
 
 
 @cli.command("run", context_settings={"ignore_unknown_options": True})
-@click.option("--detach", is_flag=True, help="run in the background: output in 'deis logs', removed after a day")
+@click.option("--detach", is_flag=True,
+              help="run in the background: output in 'deis logs'; removed after DEIS_RUN_DETACH_TTL (a day)")
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 @app_option
 def run(command, app, detach):
@@ -94,6 +95,7 @@ class Attached:
         fd = sys.stdin.fileno()
         saved = termios.tcgetattr(fd)
         previous = signal.signal(signal.SIGWINCH, self._resized)
+        terminated = signal.signal(signal.SIGTERM, _exit_on_term)  # so that the terminal is restored
         tty.setraw(fd)
         try:
             self._pump_stdin()
@@ -101,6 +103,7 @@ class Attached:
         finally:
             termios.tcsetattr(fd, termios.TCSADRAIN, saved)
             signal.signal(signal.SIGWINCH, previous)
+            signal.signal(signal.SIGTERM, terminated)
 
     def _pump_stdin(self) -> None:
         def pump():
@@ -154,6 +157,10 @@ class Attached:
     def _resized(self, signum, frame) -> None:
         cols, rows = os.get_terminal_size(sys.stdout.fileno())
         self._send(json.dumps({"resize": [cols, rows]}))
+
+
+def _exit_on_term(signum, frame) -> None:
+    sys.exit(128 + signum)
 
 
 def _detail(exc: websocket.WebSocketBadStatusException) -> str:
