@@ -173,7 +173,7 @@ class CronStore:
 
     def request_run(self, app: str, job: str) -> str:
         run = uuid.uuid4().hex[:12]
-        self.redis.rpush(f"{PREFIX}requests", json.dumps({"app": app, "job": job, "run": run}))
+        self.redis.rpush(f"{PREFIX}requests", json.dumps({"app": app, "job": job, "run": run, "asked": time.time()}))
         return run
 
     def next_request(self, timeout: float) -> dict | None:

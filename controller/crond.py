@@ -127,6 +127,11 @@ class Crond:
             app = db.scalar(select(App).where(App.name == request["app"]))
             if app is None:
                 return None  # destroyed since
+            late = time.time() - request.get("asked", time.time())
+            if late > self.deadline:  # asked while the component was down: not started much later
+                self._event(app.name, request["job"], f"run {request['run']} not started: asked {late:.0f} s ago "
+                                                       f"(more than {self.deadline:g} s)")
+                return None
             release = releases.serving(db, app)
             job = next((j for j in cron.jobs_of(release) if j["id"] == request["job"]), None)
             if job is None:
@@ -185,18 +190,26 @@ class Crond:
 
     def _kill_handle(self, run: str, kill) -> None:
         with self.lock:
-            if run in self.runs:
-                self.runs[run]["kill"] = kill
+            entry = self.runs.get(run)
+            if entry is None:
+                return
+            entry["kill"] = kill
+            doomed = entry.get("stop")
+        if doomed:  # stopped while its container was starting
+            kill()
 
     def stop(self, run: str, why: str) -> bool:
-        """Kill a run of this process; a run of an earlier process cannot be reached (False)."""
+        """Kill a run of this process (one whose container is still starting, once it runs); a run of an
+        earlier process cannot be reached (False)."""
         with self.lock:
             entry = self.runs.get(run)
-        if entry is None or entry["kill"] is None:
-            log.warning("run %s is not this process's (or not started yet): cannot stop it", run)
-            return False
+            if entry is None:
+                log.warning("run %s is not this process's: cannot stop it", run)
+                return False
+            entry["stop"], kill = why, entry["kill"]
         self._event(entry["app"], entry["job"], f"run {run} stopped: {why}")
-        entry["kill"]()
+        if kill is not None:
+            kill()
         return True
 
     def beat(self) -> None:

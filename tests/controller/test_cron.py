@@ -2,7 +2,9 @@
 Redis, and rounds of the cron component over a real database with the scheduler's in-memory twin."""
 from __future__ import annotations
 
+import json
 import threading
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -127,8 +129,6 @@ def test_runs_in_progress_lapse_without_a_heartbeat(redis):
     store.started("app", "job", "r1", 3, at(0))
     assert store.running("app", "job") == ["r1"]
     later = cron.RUNNING_TTL + 1
-    import time
-
     assert store.running("app", "job", now=time.time() + later) == []  # its component died: not running
     store.started("app", "job", "r2", 4, at(1))
     store.finished("app", "job", "r1", 0, 1.0)  # an older run ending does not overwrite the newer record
@@ -197,7 +197,6 @@ class Platform:
 
 
 def wait_runs(crond: Crond, timeout: float = 5) -> None:
-    import time
 
     deadline = time.monotonic() + timeout
     while crond.runs and time.monotonic() < deadline:
@@ -276,7 +275,6 @@ def test_a_tick_while_the_previous_run_is_running(tmp_path, redis, policy):
     platform.release("busy", [{**EVERY_MINUTE, "concurrency_policy": policy}], created=at(-1))
     crond = platform.crond()
     (first,) = crond.round(at(0, 1))
-    import time
 
     deadline = time.monotonic() + 5
     while crond.runs[first]["kill"] is None and time.monotonic() < deadline:  # the container runs
@@ -290,7 +288,11 @@ def test_a_tick_while_the_previous_run_is_running(tmp_path, redis, policy):
         assert f"skipped (schedule * * * * *, tick 2026-12-04T12:01:00Z): run {first} is still running " \
                "(concurrency_policy forbid)" in platform.cron_lines("busy")
     else:
-        assert len(second) == 1 and first not in platform.store.running("busy", JOB_ID)
+        assert len(second) == 1
+        deadline = time.monotonic() + 5
+        while first in crond.runs and time.monotonic() < deadline:  # killed: its thread ends
+            time.sleep(0.01)
+        assert platform.store.running("busy", JOB_ID) == second
         assert f"run {first} stopped: replaced by a new run (concurrency_policy replace)" in platform.cron_lines("busy")
     crond.shutdown()
     assert not crond.runs and platform.store.running("busy", JOB_ID) == []
@@ -314,6 +316,8 @@ def test_a_queued_manual_run_starts_whatever_the_policy(tmp_path, redis):
     platform.store.started("hand", JOB_ID, "busy", 1, at(-0.5))
     run = platform.store.request_run("hand", JOB_ID)
     gone = platform.store.request_run("hand", "0000000000")
+    redis.rpush(f"{cron.PREFIX}requests", json.dumps({"app": "hand", "job": JOB_ID, "run": "stale",
+                                                       "asked": time.time() - 61}))
     crond = platform.crond()
     assert crond.take_requests(0.5) == [run]
     wait_runs(crond)
@@ -321,6 +325,7 @@ def test_a_queued_manual_run_starts_whatever_the_policy(tmp_path, redis):
     assert record["last_run"] == run and record["last_exit_code"] == 3
     assert f"run {gone} not started: no such job in the serving release (deployed since it was asked for)" \
         in platform.cron_lines("hand")
+    assert "run stale not started: asked 61 s ago (more than 60 s)" in platform.cron_lines("hand")
 
 
 # -- the API's answers to bad input (a controller without a scheduler: nothing reaches Redis) ---------------
