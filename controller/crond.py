@@ -20,6 +20,7 @@ import time
 import uuid
 from datetime import datetime, timedelta, timezone
 
+from redis.exceptions import RedisError
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -67,7 +68,7 @@ class Crond:
         self.sessions, self.store, self.deployer = sessions, store, deployer
         self.timeout, self.deadline = timeout, deadline
         self.lock = threading.Lock()
-        self.runs: dict[str, dict] = {}  # run id -> {"app", "job", "thread", "kill"}
+        self.runs: dict[str, dict] = {}  # run id -> {"app", "job", "thread", "kill", "stop" (why, once asked)}
 
     # -- scheduled ticks --------------------------------------------------------------------------------
 
@@ -79,7 +80,11 @@ class Crond:
             for app in db.scalars(select(App).order_by(App.name)):
                 release = releases.serving(db, app)
                 for job in cron.jobs_of(release):
-                    run = self._handle(db, app, release, job, now)
+                    try:
+                        run = self._handle(db, app, release, job, now)
+                    except (SchedulerError, RedisError, ValueError) as exc:  # one job's trouble is not all's
+                        log.warning("cron job %s of %s: %s", job["id"], app.name, exc)
+                        continue
                     if run:
                         started.append(run)
         return started
