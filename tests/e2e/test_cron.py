@@ -30,8 +30,11 @@ def now() -> datetime:
 
 
 def cron_lines(platform, work, job: str = JOB) -> list[str]:
-    logs = platform.deis("logs", "-n", "2000", cwd=work).ok().output.splitlines()
-    return [line for line in logs if f"[cron.{job}]" in line]
+    # `deis logs` may answer "try again" (503) when it lists a one-off container that Docker is removing
+    # at that moment ("dead or marked for removal"): a cron run ending. Asked again, it answers.
+    logs = wait_until(lambda: (run := platform.deis("logs", "-n", "2000", cwd=work)).returncode == 0 and run, 10)
+    assert logs, "deis logs kept failing"
+    return [line for line in logs.output.splitlines() if f"[cron.{job}]" in line]
 
 
 def runs(platform, work) -> list[dict]:
